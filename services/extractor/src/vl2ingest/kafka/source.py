@@ -1,0 +1,122 @@
+"""The requests-topic consumer, behind the pipeline's ``MessageSource`` port."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from vl2ingest.errors import CommitFailed
+from vl2ingest.kafka.connection import connection_options
+from vl2ingest.pipeline.models import InboundMessage
+from vl2ingest.pipeline.ports import RevokeCallback
+from vl2ingest.settings import KafkaSettings
+
+log = structlog.get_logger("vl2ingest.kafka.source")
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped base class
+    def __init__(self, source: KafkaSource) -> None:
+        self._source = source
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        tps = {(tp.topic, tp.partition) for tp in revoked}
+        log.info("partitions revoked", partitions=sorted(tps))
+        if tps and self._source.revoke_callback is not None:
+            await self._source.revoke_callback(tps)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info(
+            "partitions assigned", partitions=sorted((tp.topic, tp.partition) for tp in assigned)
+        )
+        if self._source.paused and assigned:
+            # A paused consumer stays paused across a rebalance: new partitions start paused too.
+            self._source.consumer.pause(*assigned)
+
+
+class KafkaSource:
+    """Owns one ``AIOKafkaConsumer``: manual commits, pause/resume, rebalance callbacks."""
+
+    def __init__(self, settings: KafkaSettings, *, isolation_level: str = "read_committed") -> None:
+        self._settings = settings
+        self.consumer = AIOKafkaConsumer(
+            group_id=settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=settings.auto_offset_reset,
+            max_poll_records=settings.max_poll_records,
+            session_timeout_ms=settings.session_timeout_ms,
+            max_poll_interval_ms=settings.max_poll_interval_ms,
+            isolation_level=isolation_level,
+            **connection_options(settings),
+        )
+        self.revoke_callback: RevokeCallback | None = None
+        self.paused = False
+        self._started = False
+
+    async def start(self) -> None:
+        if self._started:
+            raise RuntimeError("KafkaSource already started")
+        self._started = True
+        self.consumer.subscribe([self._settings.requests_topic], listener=_Listener(self))
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await self.consumer.stop()  # leaves the group
+
+    async def __aenter__(self) -> KafkaSource:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def assigned(self) -> bool:
+        return bool(self.consumer.assignment())
+
+    def on_revoke(self, callback: RevokeCallback) -> None:
+        self.revoke_callback = callback
+
+    async def poll(self, *, timeout_ms: int) -> list[InboundMessage]:
+        batches: dict[Any, list[Any]] = await self.consumer.getmany(timeout_ms=timeout_ms)
+        return [
+            InboundMessage(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+                headers=tuple(record.headers or ()),
+                timestamp_ms=record.timestamp or 0,
+            )
+            for records in batches.values()
+            for record in records
+        ]
+
+    def pause(self) -> None:
+        self.paused = True
+        self.consumer.pause(*self.consumer.assignment())
+
+    def resume(self) -> None:
+        self.paused = False
+        self.consumer.resume(*self.consumer.assignment())
+
+    async def commit(self, offsets: Mapping[tuple[str, int], int]) -> None:
+        assigned = self.consumer.assignment()
+        to_commit = {
+            tp: offset
+            for (topic, partition), offset in offsets.items()
+            if (tp := TopicPartition(topic, partition)) in assigned
+        }
+        if not to_commit:
+            return
+        try:
+            await self.consumer.commit(to_commit)
+        except (CommitFailedError, KafkaError) as exc:
+            raise CommitFailed(f"offset commit failed: {exc}") from exc

@@ -1,0 +1,88 @@
+"""The protocols the pipeline needs. Adapters implement them; the pipeline imports no adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from vl2ingest.errors import VL2IngestError
+from vl2ingest.pipeline.models import (
+    EngineInfo,
+    EngineOutput,
+    EngineRequest,
+    FetchedObject,
+    InboundMessage,
+    PreparedImage,
+    S3Location,
+    TopicPartition,
+)
+from vl2ingest_events import ResultEvent
+
+RevokeCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+class Engine(Protocol):
+    """A model server. ``infer`` returns one output or one classified error per request."""
+
+    @property
+    def info(self) -> EngineInfo: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def infer(
+        self, batch: Sequence[EngineRequest]
+    ) -> list[EngineOutput | VL2IngestError]: ...
+
+    async def check_health(self) -> bool: ...
+
+
+class ObjectStore(Protocol):
+    async def get(self, location: S3Location) -> FetchedObject:
+        """Fetch one object; raise a classified :class:`VL2IngestError` on failure."""
+        ...
+
+
+class Preparer(Protocol):
+    async def prepare(
+        self, objects: Sequence[FetchedObject], *, max_image_side: int | None
+    ) -> tuple[PreparedImage, ...]:
+        """Decode, orient and plan the images of ONE turn, off the event loop."""
+        ...
+
+
+class ResultSink(Protocol):
+    async def publish(self, event: ResultEvent, *, headers: Sequence[tuple[str, bytes]]) -> None:
+        """Publish a result and return once the broker acknowledged it."""
+        ...
+
+    async def dead_letter(
+        self, message: InboundMessage, *, headers: Sequence[tuple[str, bytes]]
+    ) -> None:
+        """Copy the raw inbound record to the DLQ with provenance headers; wait for the ack."""
+        ...
+
+
+class MessageSource(Protocol):
+    async def poll(self, *, timeout_ms: int) -> list[InboundMessage]: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None: ...
+
+    def on_revoke(self, callback: RevokeCallback) -> None: ...
+
+    @property
+    def assigned(self) -> bool: ...
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...

@@ -1,0 +1,1 @@
+"""Object-store adapters: the only package that imports boto3/botocore."""

@@ -1,0 +1,207 @@
+"""The processor against fakes of our own ports: outcomes, retries, dead letters."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from vl2ingest_events import ExtractionRequested, ImageRef, encode
+
+from tests.support.fakes import (
+    DecodingPreparer,
+    FakeClock,
+    FakeEngine,
+    MemoryStore,
+    RecordingSink,
+    message,
+    png_bytes,
+)
+from vl2ingest.errors import InferenceFailed, StorageUnavailable
+from vl2ingest.pipeline.batcher import MicroBatcher
+from vl2ingest.pipeline.processor import Processor
+from vl2ingest.settings import PipelineSettings
+
+BUCKET = "inbox"
+
+
+class Harness:
+    def __init__(self, **settings: object) -> None:
+        self.clock = FakeClock()
+        self.store = MemoryStore()
+        self.sink = RecordingSink()
+        self.engine = FakeEngine()
+        self.batcher = MicroBatcher(self.engine, max_batch_images=8, linger_ms=0, clock=self.clock)
+        self.processor = Processor(
+            store=self.store,
+            preparer=DecodingPreparer(),
+            batcher=self.batcher,
+            sink=self.sink,
+            engine_info=self.engine.info,
+            prompt_version="p1",
+            settings=msgspec.convert(settings, PipelineSettings),
+            allowed_buckets=[BUCKET],
+            default_max_new_tokens=64,
+            clock=self.clock,
+        )
+
+    async def handle(self, value: bytes, **kwargs: object) -> None:
+        import asyncio  # noqa: PLC0415
+
+        runner = asyncio.create_task(self.batcher.run())
+        try:
+            await self.processor.handle(message(value, **kwargs))  # type: ignore[arg-type]
+        finally:
+            runner.cancel()
+
+
+def request(*uris: str, task: str = "ocr", request_id: str = "r-1") -> bytes:
+    return encode(
+        ExtractionRequested(
+            request_id=request_id,
+            images=tuple(ImageRef(uri=u) for u in uris),
+            task=task,  # type: ignore[arg-type]
+            attributes={"tenant": "t1"},
+        )
+    )
+
+
+async def test_completed_event_carries_plan_and_attributes() -> None:
+    """A good request yields one extraction.completed with image plans and passthrough data."""
+    h = Harness()
+    uri = h.store.put(BUCKET, "a.png", png_bytes(800, 600))
+    await h.handle(request(uri))
+    assert len(h.sink.results) == 1 and not h.sink.dlq
+    event = h.sink.completed[0]
+    assert event.request_id == "r-1"
+    assert event.text == "800x600"
+    assert event.attributes == {"tenant": "t1"}
+    assert event.model.backend == "fake"
+    assert event.prompt_version == "p1"
+    (image,) = event.images
+    assert (image.width, image.height, image.layout) == (800, 600, "tiled")
+    assert image.image_tokens == 211 + 14 * image.tiles_h * (14 * image.tiles_w + 1)
+    headers = dict(h.sink.results[0][1])
+    assert headers["vl2ingest-schema"] == b"extraction.completed"
+    assert headers["content-type"] == b"application/json"
+
+
+async def test_event_id_is_deterministic_across_redelivery() -> None:
+    """Processing the same request twice yields the same event_id (duplicates recognisable)."""
+    h = Harness()
+    uri = h.store.put(BUCKET, "a.png", png_bytes(64, 64))
+    await h.handle(request(uri))
+    await h.handle(request(uri))
+    first, second = h.sink.completed
+    assert first.event_id == second.event_id
+
+
+async def test_missing_object_is_dead_lettered_with_provenance() -> None:
+    """A missing object gives extraction.failed(object_not_found) and a DLQ copy of the record."""
+    h = Harness()
+    raw = request(f"s3://{BUCKET}/nope.png")
+    await h.handle(raw, offset=41, key=b"r-1")
+    (failed,) = h.sink.failed
+    assert failed.error.code == "object_not_found"
+    assert failed.error.retryable is False
+    (dlq_message, dlq_headers) = h.sink.dlq[0]
+    assert dlq_message.value == raw
+    headers = dict(dlq_headers)
+    assert headers["vl2ingest-dlq-original-offset"] == b"41"
+    assert headers["vl2ingest-dlq-error-code"] == b"object_not_found"
+    assert headers["vl2ingest-dlq-request-id"] == b"r-1"
+
+
+@pytest.mark.parametrize(
+    ("uri", "code"),
+    [
+        ("s3://elsewhere/a.png", "bucket_not_allowed"),
+        ("s3://inbox/../etc/passwd", "invalid_uri"),
+        ("s3://inbox/a/./b.png", "invalid_uri"),
+    ],
+)
+async def test_bad_references_fail_before_fetching(uri: str, code: str) -> None:
+    """Forbidden buckets and path tricks fail with their own code and never reach the store."""
+    h = Harness()
+    await h.handle(request(uri))
+    assert [f.error.code for f in h.sink.failed] == [code]
+    assert h.store.gets == []
+
+
+async def test_undecodable_bytes_fail_with_their_own_code() -> None:
+    """Bytes that are not an image give image_undecodable; an empty object likewise."""
+    h = Harness()
+    h.store.put(BUCKET, "junk.jpg", b"\xff\xd8\xff\xe0 definitely not a jpeg")
+    h.store.put(BUCKET, "empty.png", b"")
+    await h.handle(request(f"s3://{BUCKET}/junk.jpg", request_id="a"))
+    await h.handle(request(f"s3://{BUCKET}/empty.png", request_id="b"))
+    assert [f.error.code for f in h.sink.failed] == ["image_undecodable", "image_undecodable"]
+
+
+async def test_garbage_message_is_an_invalid_request_keyed_by_position() -> None:
+    """Non-JSON input becomes invalid_request with a stable id from topic/partition/offset."""
+    h = Harness()
+    await h.handle(b"\x00\x01 not json", offset=7, partition=2)
+    (failed,) = h.sink.failed
+    assert failed.error.code == "invalid_request"
+    assert failed.request_id == "kafka:vl2ingest.requests:2:7"
+    assert len(h.sink.dlq) == 1
+
+
+async def test_transient_failure_is_retried_then_succeeds() -> None:
+    """A throttled GET is retried with backoff; the request completes, nothing is dead-lettered."""
+    h = Harness(max_attempts=3, retry_base_ms=100, retry_max_ms=1000)
+    uri = h.store.put(BUCKET, "a.png", png_bytes(10, 10))
+    h.store.failures[(BUCKET, "a.png")] = [StorageUnavailable("slow down")] * 2
+    await h.handle(request(uri))
+    assert len(h.sink.completed) == 1 and not h.sink.dlq
+    assert len(h.clock.sleeps) == 2
+    assert 0.05 <= h.clock.sleeps[0] <= 0.1 and 0.1 <= h.clock.sleeps[1] <= 0.2
+
+
+async def test_transient_failure_exhausting_retries_is_marked_retryable() -> None:
+    """When retries run out the failure is dead-lettered as retryable with the attempt count."""
+    h = Harness(max_attempts=2)
+    uri = h.store.put(BUCKET, "a.png", png_bytes(10, 10))
+    h.store.failures[(BUCKET, "a.png")] = [StorageUnavailable("503")] * 5
+    await h.handle(request(uri))
+    (failed,) = h.sink.failed
+    assert (failed.error.code, failed.error.retryable, failed.error.attempts) == (
+        "storage_unavailable",
+        True,
+        2,
+    )
+
+
+async def test_unsupported_task_fails_without_fetching() -> None:
+    """A task the engine cannot serve fails with unsupported_task before any S3 GET."""
+    h = Harness()
+    await h.handle(request(f"s3://{BUCKET}/a.png", task="grounding"))
+    assert [f.error.code for f in h.sink.failed] == ["unsupported_task"]
+    assert h.store.gets == []
+
+
+async def test_engine_item_failure_is_dead_lettered() -> None:
+    """An engine error for one item fails that request with the engine's code."""
+    h = Harness()
+    h.engine.fail_with = InferenceFailed("boom")
+    uri = h.store.put(BUCKET, "a.png", png_bytes(10, 10))
+    await h.handle(request(uri))
+    assert [f.error.code for f in h.sink.failed] == ["inference_failed"]
+
+
+async def test_s3_notification_yields_one_event_per_created_record() -> None:
+    """An S3 event notification with two uploads and one delete yields exactly two results."""
+    h = Harness()
+    h.store.put(BUCKET, "scans/one page.png", png_bytes(20, 10))
+    h.store.put(BUCKET, "b.png", png_bytes(30, 10))
+    records = [
+        {"eventName": "ObjectCreated:Put",
+         "s3": {"bucket": {"name": BUCKET}, "object": {"key": "scans/one+page.png", "eTag": "1"}}},
+        {"eventName": "ObjectCreated:Put",
+         "s3": {"bucket": {"name": BUCKET}, "object": {"key": "b.png", "eTag": "2"}}},
+        {"eventName": "ObjectRemoved:Delete",
+         "s3": {"bucket": {"name": BUCKET}, "object": {"key": "c.png"}}},
+    ]
+    await h.handle(msgspec.json.encode({"Records": records}))
+    assert sorted(e.text for e in h.sink.completed) == ["20x10", "30x10"]
+    assert all(e.request_id.startswith("s3-") for e in h.sink.completed)
+    assert all(e.attributes["source"] == "s3-event" for e in h.sink.completed)

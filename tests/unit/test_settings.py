@@ -1,0 +1,48 @@
+"""Settings: built once from VL2INGEST_* variables; every error names the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from vl2ingest.errors import ConfigError
+from vl2ingest.settings import Secret, Settings
+
+BASE = {"VL2INGEST_S3__ALLOWED_BUCKETS": "inbox, scans"}
+
+
+def test_nested_variables_are_typed_and_lists_split() -> None:
+    """Nested `__` variables map onto the tree, with numbers converted and lists split."""
+    settings = Settings.from_env(
+        {**BASE, "VL2INGEST_KAFKA__MAX_POLL_RECORDS": "7", "VL2INGEST_PIPELINE__LINGER_MS": "0",
+         "VL2INGEST_DELIVERY": "at_least_once", "UNRELATED": "x",
+         "VL2INGEST_TEST_KAFKA": "reserved for the test suite"}
+    )
+    assert settings.kafka.max_poll_records == 7
+    assert settings.pipeline.linger_ms == 0
+    assert settings.s3.allowed_buckets == ("inbox", "scans")
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"VL2INGEST_KAFKA__MAX_POLL_RECORDS": "many"}, "VL2INGEST_KAFKA__MAX_POLL_RECORDS"),
+        ({"VL2INGEST_KAFKA__MAX_POLL_RECORDS": "0"}, "VL2INGEST_KAFKA__MAX_POLL_RECORDS"),
+        ({"VL2INGEST_KAFKA__BOOTSTRAP": "x"}, "VL2INGEST_KAFKA__BOOTSTRAP"),
+        ({"VL2INGEST_ENGINE__NAME": "gpt"}, "VL2INGEST_ENGINE__NAME"),
+        ({"VL2INGEST_S3__ALLOWED_BUCKETS": ""}, "VL2INGEST_S3__ALLOWED_BUCKETS"),
+        ({"VL2INGEST_KAFKA__SECURITY_PROTOCOL": "SASL_SSL"}, "VL2INGEST_KAFKA__SASL_MECHANISM"),
+        ({"VL2INGEST_DELIVERY": "exactly_once"}, "VL2INGEST_DELIVERY"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
+    """Invalid, unknown or inconsistent settings stop start-up naming the variable to fix."""
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({**BASE, **env})
+
+
+def test_secrets_are_masked_in_repr() -> None:
+    """Secret values never appear in the repr of the settings tree."""
+    settings = Settings.from_env({**BASE, "VL2INGEST_S3__SECRET_ACCESS_KEY": "hunter2"})
+    assert isinstance(settings.s3.secret_access_key, Secret)
+    assert settings.s3.secret_access_key.reveal() == "hunter2"
+    assert "hunter2" not in repr(settings)
