@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from PIL import Image
-from vl2ingest_events import ExtractionCompleted, ExtractionFailed, ResultEvent
 
 from vl2ingest.errors import ObjectNotFound, VL2IngestError
 from vl2ingest.pipeline.models import (
@@ -24,6 +23,7 @@ from vl2ingest.pipeline.models import (
 )
 from vl2ingest.pipeline.ports import RevokeCallback
 from vl2ingest.vl2 import plan_images
+from vl2ingest_events import ExtractionCompleted, ExtractionFailed, ResultEvent
 
 
 class FakeClock:
@@ -74,7 +74,7 @@ class DecodingPreparer:
     async def prepare(
         self, objects: Sequence[FetchedObject], *, max_image_side: int | None
     ) -> tuple[PreparedImage, ...]:
-        from vl2ingest.imaging.decode import decode_image  # noqa: PLC0415
+        from vl2ingest.imaging.decode import decode_image
 
         decoded = [decode_image(o.data, max_pixels=10**8, max_side=max_image_side) for o in objects]
         plans = plan_images([(d.width, d.height) for d in decoded])
@@ -200,7 +200,19 @@ def png_bytes(width: int, height: int, color: tuple[int, int, int] = (200, 30, 3
     return buffer.getvalue()
 
 
-def message(value: bytes | None, *, offset: int = 0, partition: int = 0,
-            key: bytes | None = None, headers: tuple[tuple[str, bytes], ...] = ()) -> InboundMessage:
-    return InboundMessage(topic="vl2ingest.requests", partition=partition, offset=offset,
-                          key=key, value=value, headers=headers)
+def message(
+    value: bytes | None,
+    *,
+    offset: int = 0,
+    partition: int = 0,
+    key: bytes | None = None,
+    headers: tuple[tuple[str, bytes], ...] = (),
+) -> InboundMessage:
+    return InboundMessage(
+        topic="vl2ingest.requests",
+        partition=partition,
+        offset=offset,
+        key=key,
+        value=value,
+        headers=headers,
+    )

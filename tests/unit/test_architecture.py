@@ -25,8 +25,13 @@ ALLOWED: dict[str, set[str]] = {
     "__init__": set(),
 }
 # Third-party libraries owned by exactly one place.
-OWNED = {"aiokafka": "kafka", "boto3": "storage", "botocore": "storage", "lmdeploy": "engines",
-         "rapidocr": "engines"}
+OWNED = {
+    "aiokafka": "kafka",
+    "boto3": "storage",
+    "botocore": "storage",
+    "lmdeploy": "engines",
+    "rapidocr": "engines",
+}
 
 
 def _layer(path: Path) -> str:

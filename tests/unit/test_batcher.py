@@ -5,24 +5,26 @@ from __future__ import annotations
 import asyncio
 
 from PIL import Image
-from vl2ingest_events import ExtractionRequested, ImageRef
-
 from tests.support.fakes import FakeClock, FakeEngine
+
 from vl2ingest.errors import EngineOverloaded
 from vl2ingest.pipeline.batcher import MicroBatcher
 from vl2ingest.pipeline.models import EngineOutput, EngineRequest, PreparedImage
 from vl2ingest.vl2 import plan_images
+from vl2ingest_events import ExtractionRequested, ImageRef
 
 
 def engine_request(n_images: int, request_id: str = "r") -> EngineRequest:
     plans = plan_images([(10, 10)] * n_images)
     images = tuple(
-        PreparedImage(uri="s3://b/k", width=10, height=10, image=Image.new("RGB", (10, 10)),
-                      plan=plan)
+        PreparedImage(
+            uri="s3://b/k", width=10, height=10, image=Image.new("RGB", (10, 10)), plan=plan
+        )
         for plan in plans
     )
-    request = ExtractionRequested(request_id=request_id,
-                                  images=tuple(ImageRef(uri="s3://b/k") for _ in plans))
+    request = ExtractionRequested(
+        request_id=request_id, images=tuple(ImageRef(uri="s3://b/k") for _ in plans)
+    )
     return EngineRequest(request=request, images=images, max_new_tokens=8)
 
 

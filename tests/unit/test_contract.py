@@ -7,6 +7,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+
 from vl2ingest_events import (
     ErrorInfo,
     ExtractionCompleted,
@@ -49,15 +50,27 @@ def test_request_round_trips_and_ignores_unknown_fields() -> None:
         (b"{", "not valid JSON"),
         (b"[]", "Expected `object`"),
         (b"{}", "neither"),
-        (b'{"type":"extraction.requested","request_id":"","images":[{"uri":"s3://b/k"}]}',
-         "request_id"),
+        (
+            b'{"type":"extraction.requested","request_id":"","images":[{"uri":"s3://b/k"}]}',
+            "request_id",
+        ),
         (b'{"type":"extraction.requested","request_id":"a","images":[]}', "images"),
-        (b'{"type":"extraction.requested","request_id":"a","images":[{"uri":"http://x/y"}]}',
-         "uri"),
-        (b'{"type":"extraction.requested","request_id":"a","images":[{"uri":"s3://b/k"}],'
-         b'"task":"dance"}', "task"),
-        (b'{"type":"extraction.requested","request_id":"a","images":'
-         + b"[" + b",".join([b'{"uri":"s3://b/k"}'] * 17) + b"]}", "images"),
+        (
+            b'{"type":"extraction.requested","request_id":"a","images":[{"uri":"http://x/y"}]}',
+            "uri",
+        ),
+        (
+            b'{"type":"extraction.requested","request_id":"a","images":[{"uri":"s3://b/k"}],'
+            b'"task":"dance"}',
+            "task",
+        ),
+        (
+            b'{"type":"extraction.requested","request_id":"a","images":'
+            + b"["
+            + b",".join([b'{"uri":"s3://b/k"}'] * 17)
+            + b"]}",
+            "images",
+        ),
         (b'{"type":"extraction.deleted"}', "unknown event type"),
     ],
 )
@@ -71,16 +84,35 @@ def test_result_events_round_trip_with_tags() -> None:
     """Completed and failed events encode with their tag and decode back to equal values."""
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     completed = ExtractionCompleted(
-        event_id="e", request_id="a", occurred_at=now, model=MODEL, task="ocr",
-        images=(ImageInfo(uri="s3://b/k", width=10, height=20, layout="tiled", tiles_w=1,
-                          tiles_h=1, image_tokens=421),),
-        text="hi", regions=(Region(image_index=0, label="hi", box_px=(0, 0, 5, 5),
-                                   box_norm=(0, 0, 499, 249)),),
-        usage=Usage(input_tokens=1, output_tokens=2), finish_reason="length",
+        event_id="e",
+        request_id="a",
+        occurred_at=now,
+        model=MODEL,
+        task="ocr",
+        images=(
+            ImageInfo(
+                uri="s3://b/k",
+                width=10,
+                height=20,
+                layout="tiled",
+                tiles_w=1,
+                tiles_h=1,
+                image_tokens=421,
+            ),
+        ),
+        text="hi",
+        regions=(
+            Region(image_index=0, label="hi", box_px=(0, 0, 5, 5), box_norm=(0, 0, 499, 249)),
+        ),
+        usage=Usage(input_tokens=1, output_tokens=2),
+        finish_reason="length",
         timings_ms=Timings(queued=0, fetch=1, preprocess=2, infer=3, total=6),
     )
     failed = ExtractionFailed(
-        event_id="f", request_id="a", occurred_at=now, model=MODEL,
+        event_id="f",
+        request_id="a",
+        occurred_at=now,
+        model=MODEL,
         error=ErrorInfo(code="object_not_found", message="m", retryable=False, attempts=1),
     )
     for event in (completed, failed):
@@ -104,7 +136,8 @@ def test_s3_notification_request_ids_are_deterministic_and_keys_unquoted() -> No
     (request,) = first
     assert request.images[0].uri == "s3://bkt/a b/c.png"
     assert request.images[0].version_id == "v1"
-    assert request.request_id.startswith("s3-") and len(request.request_id) == 43
+    assert request.request_id.startswith("s3-")
+    assert len(request.request_id) == 43
 
 
 def test_committed_json_schema_matches_the_structs() -> None:

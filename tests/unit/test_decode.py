@@ -19,8 +19,9 @@ def encoded(image: Image.Image, fmt: str, **kwargs: object) -> bytes:
 
 def test_format_is_sniffed_from_content_not_name() -> None:
     """PNG bytes decode as PNG whatever they are called; the result is RGB."""
-    decoded = decode_image(encoded(Image.new("L", (30, 20), 128), "PNG"),
-                           max_pixels=10**6, max_side=None)
+    decoded = decode_image(
+        encoded(Image.new("L", (30, 20), 128), "PNG"), max_pixels=10**6, max_side=None
+    )
     assert (decoded.format, decoded.width, decoded.height) == ("PNG", 30, 20)
     assert decoded.image.mode == "RGB"
 

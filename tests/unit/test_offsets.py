@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from vl2ingest.pipeline.offsets import OffsetTracker, PartitionOffsets
 
 
-
 def test_out_of_order_completion_commits_only_the_contiguous_prefix() -> None:
     """Completing 11 before 10 commits nothing; completing 10 then commits 12."""
     offsets = PartitionOffsets()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from vl2ingest_events import ExtractionRequested, ImageRef, encode
-
 from tests.support.fakes import (
     DecodingPreparer,
     FakeClock,
@@ -15,10 +13,12 @@ from tests.support.fakes import (
     message,
     png_bytes,
 )
+
 from vl2ingest.errors import InferenceFailed, StorageUnavailable
 from vl2ingest.pipeline.batcher import MicroBatcher
 from vl2ingest.pipeline.processor import Processor
 from vl2ingest.settings import PipelineSettings
+from vl2ingest_events import ExtractionRequested, ImageRef, encode
 
 BUCKET = "inbox"
 
@@ -44,7 +44,7 @@ class Harness:
         )
 
     async def handle(self, value: bytes, **kwargs: object) -> None:
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
         runner = asyncio.create_task(self.batcher.run())
         try:
@@ -69,7 +69,8 @@ async def test_completed_event_carries_plan_and_attributes() -> None:
     h = Harness()
     uri = h.store.put(BUCKET, "a.png", png_bytes(800, 600))
     await h.handle(request(uri))
-    assert len(h.sink.results) == 1 and not h.sink.dlq
+    assert len(h.sink.results) == 1
+    assert not h.sink.dlq
     event = h.sink.completed[0]
     assert event.request_id == "r-1"
     assert event.text == "800x600"
@@ -152,9 +153,11 @@ async def test_transient_failure_is_retried_then_succeeds() -> None:
     uri = h.store.put(BUCKET, "a.png", png_bytes(10, 10))
     h.store.failures[(BUCKET, "a.png")] = [StorageUnavailable("slow down")] * 2
     await h.handle(request(uri))
-    assert len(h.sink.completed) == 1 and not h.sink.dlq
+    assert len(h.sink.completed) == 1
+    assert not h.sink.dlq
     assert len(h.clock.sleeps) == 2
-    assert 0.05 <= h.clock.sleeps[0] <= 0.1 and 0.1 <= h.clock.sleeps[1] <= 0.2
+    assert 0.05 <= h.clock.sleeps[0] <= 0.1
+    assert 0.1 <= h.clock.sleeps[1] <= 0.2
 
 
 async def test_transient_failure_exhausting_retries_is_marked_retryable() -> None:
@@ -194,12 +197,21 @@ async def test_s3_notification_yields_one_event_per_created_record() -> None:
     h.store.put(BUCKET, "scans/one page.png", png_bytes(20, 10))
     h.store.put(BUCKET, "b.png", png_bytes(30, 10))
     records = [
-        {"eventName": "ObjectCreated:Put",
-         "s3": {"bucket": {"name": BUCKET}, "object": {"key": "scans/one+page.png", "eTag": "1"}}},
-        {"eventName": "ObjectCreated:Put",
-         "s3": {"bucket": {"name": BUCKET}, "object": {"key": "b.png", "eTag": "2"}}},
-        {"eventName": "ObjectRemoved:Delete",
-         "s3": {"bucket": {"name": BUCKET}, "object": {"key": "c.png"}}},
+        {
+            "eventName": "ObjectCreated:Put",
+            "s3": {
+                "bucket": {"name": BUCKET},
+                "object": {"key": "scans/one+page.png", "eTag": "1"},
+            },
+        },
+        {
+            "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": BUCKET}, "object": {"key": "b.png", "eTag": "2"}},
+        },
+        {
+            "eventName": "ObjectRemoved:Delete",
+            "s3": {"bucket": {"name": BUCKET}, "object": {"key": "c.png"}},
+        },
     ]
     await h.handle(msgspec.json.encode({"Records": records}))
     assert sorted(e.text for e in h.sink.completed) == ["20x10", "30x10"]

@@ -13,9 +13,14 @@ BASE = {"VL2INGEST_S3__ALLOWED_BUCKETS": "inbox, scans"}
 def test_nested_variables_are_typed_and_lists_split() -> None:
     """Nested `__` variables map onto the tree, with numbers converted and lists split."""
     settings = Settings.from_env(
-        {**BASE, "VL2INGEST_KAFKA__MAX_POLL_RECORDS": "7", "VL2INGEST_PIPELINE__LINGER_MS": "0",
-         "VL2INGEST_DELIVERY": "at_least_once", "UNRELATED": "x",
-         "VL2INGEST_TEST_KAFKA": "reserved for the test suite"}
+        {
+            **BASE,
+            "VL2INGEST_KAFKA__MAX_POLL_RECORDS": "7",
+            "VL2INGEST_PIPELINE__LINGER_MS": "0",
+            "VL2INGEST_DELIVERY": "at_least_once",
+            "UNRELATED": "x",
+            "VL2INGEST_TEST_KAFKA": "reserved for the test suite",
+        }
     )
     assert settings.kafka.max_poll_records == 7
     assert settings.pipeline.linger_ms == 0
