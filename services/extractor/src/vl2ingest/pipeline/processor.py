@@ -200,10 +200,12 @@ class Processor:
                 return
             total_ms = (self._clock.monotonic() - received) * 1000
             output = extraction.output
+            fetch_ms, prepare_ms = extraction.fetch_ms, extraction.preprocess_ms
             timings = Timings(
-                queued=0.0,
-                fetch=round(extraction.fetch_ms, 3),
-                preprocess=round(extraction.preprocess_ms, 3),
+                # Whatever no stage accounts for: waiting for a batch slot, retry back-off.
+                queued=round(max(0.0, total_ms - fetch_ms - prepare_ms - output.infer_ms), 3),
+                fetch=round(fetch_ms, 3),
+                preprocess=round(prepare_ms, 3),
                 infer=round(output.infer_ms, 3),
                 total=round(total_ms, 3),
             )
