@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vl2ingest.errors import ConfigError
-from vl2ingest.settings import Secret, Settings
+from vl2ingest.settings import Secret, Settings, setting_variables
 
 BASE = {"VL2INGEST_S3__ALLOWED_BUCKETS": "inbox, scans"}
 
@@ -51,3 +53,10 @@ def test_secrets_are_masked_in_repr() -> None:
     assert isinstance(settings.s3.secret_access_key, Secret)
     assert settings.s3.secret_access_key.reveal() == "hunter2"
     assert "hunter2" not in repr(settings)
+
+
+def test_readme_documents_every_setting() -> None:
+    """Each VL2INGEST_* variable the settings accept has a row in the README's table."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    missing = [name for name in setting_variables() if f"`{name}`" not in readme]
+    assert missing == []

@@ -9,6 +9,7 @@ the test suite and dev stack. Every error names the variable to fix.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
@@ -187,12 +188,34 @@ def _tree_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             if not isinstance(child, dict):
                 raise ConfigError(f"{name} conflicts with {ENV_PREFIX}{part.upper()}")
             node = child
-        node[path[-1]] = _split_list(value) if path[-1] in _LIST_FIELDS else value
+        is_list = name in _list_variables()
+        node[path[-1]] = _split_list(value) if is_list else value
     return tree
 
 
-# Fields whose values are comma-separated lists in the environment.
-_LIST_FIELDS: Final = frozenset({"allowed_buckets"})
+def setting_variables() -> dict[str, msgspec.inspect.Type]:
+    """Every settable variable name with its type, derived from the Structs themselves."""
+    out: dict[str, msgspec.inspect.Type] = {}
+
+    def walk(cls: type, prefix: str) -> None:
+        info = msgspec.inspect.type_info(cls)
+        assert isinstance(info, msgspec.inspect.StructType)  # our own Structs
+        for field in info.fields:
+            name = prefix + field.name.upper()
+            if isinstance(field.type, msgspec.inspect.StructType):
+                walk(field.type.cls, name + "__")
+            else:
+                out[name] = field.type
+
+    walk(Settings, ENV_PREFIX)
+    return out
+
+
+@functools.cache
+def _list_variables() -> frozenset[str]:
+    """Variables whose values are comma-separated lists in the environment."""
+    sequences = (msgspec.inspect.VarTupleType, msgspec.inspect.ListType)
+    return frozenset(name for name, tp in setting_variables().items() if isinstance(tp, sequences))
 
 
 def _split_list(value: str) -> list[str]:
