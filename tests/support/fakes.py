@@ -90,6 +90,16 @@ FAKE_INFO = EngineInfo(
     engine="fake",
     backend="fake",
     supported_tasks=frozenset({"ocr", "caption"}),
+    prompt_version="fake-prompts-1",
+)
+VL2_INFO = EngineInfo(
+    name="fake-vl2",
+    revision="1",
+    engine="fake",
+    backend="fake",
+    supported_tasks=frozenset({"ocr", "markdown", "grounding", "locate", "caption", "prompt"}),
+    context_tokens=4096,
+    prompt_version="vl2-fake",
 )
 
 

@@ -53,3 +53,20 @@ async def test_engine_error_for_the_whole_batch_reaches_every_request() -> None:
     results = await asyncio.gather(*(batcher.submit(engine_request(1, str(i))) for i in range(3)))
     runner.cancel()
     assert all(isinstance(r, EngineOverloaded) for r in results)
+
+
+async def test_image_token_budget_bounds_a_batch() -> None:
+    """With a 1000-token budget, two 421-token images share a batch and the third waits."""
+    engine = FakeEngine(gate=asyncio.Event())
+    batcher = MicroBatcher(
+        engine, max_batch_images=8, linger_ms=0, clock=FakeClock(), max_batch_image_tokens=1000
+    )
+    runner = asyncio.create_task(batcher.run())
+    first = asyncio.create_task(batcher.submit(engine_request(1, "first")))
+    await asyncio.sleep(0.01)
+    rest = [asyncio.create_task(batcher.submit(engine_request(1, str(i)))) for i in range(3)]
+    await asyncio.sleep(0.01)
+    engine.gate.set()  # type: ignore[union-attr]
+    await asyncio.gather(first, *rest)
+    runner.cancel()
+    assert engine.batches == [1, 2, 1]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 from tests.support.fakes import (
+    FAKE_INFO,
+    VL2_INFO,
     DecodingPreparer,
     FakeClock,
     FakeEngine,
@@ -16,6 +18,7 @@ from tests.support.fakes import (
 
 from vl2ingest.errors import InferenceFailed, StorageUnavailable
 from vl2ingest.pipeline.batcher import MicroBatcher
+from vl2ingest.pipeline.models import EngineInfo
 from vl2ingest.pipeline.processor import Processor
 from vl2ingest.settings import PipelineSettings
 from vl2ingest_events import ExtractionRequested, ImageRef, encode
@@ -24,11 +27,11 @@ BUCKET = "inbox"
 
 
 class Harness:
-    def __init__(self, **settings: object) -> None:
+    def __init__(self, info: EngineInfo = FAKE_INFO, **settings: object) -> None:
         self.clock = FakeClock()
         self.store = MemoryStore()
         self.sink = RecordingSink()
-        self.engine = FakeEngine()
+        self.engine = FakeEngine(info=info)
         self.batcher = MicroBatcher(self.engine, max_batch_images=8, linger_ms=0, clock=self.clock)
         self.processor = Processor(
             store=self.store,
@@ -36,7 +39,6 @@ class Harness:
             batcher=self.batcher,
             sink=self.sink,
             engine_info=self.engine.info,
-            prompt_version="p1",
             settings=msgspec.convert(settings, PipelineSettings),
             allowed_buckets=[BUCKET],
             default_max_new_tokens=64,
@@ -53,13 +55,21 @@ class Harness:
             runner.cancel()
 
 
-def request(*uris: str, task: str = "ocr", request_id: str = "r-1") -> bytes:
+def request(
+    *uris: str,
+    task: str = "ocr",
+    request_id: str = "r-1",
+    max_new_tokens: int | None = None,
+    ref: str | None = None,
+) -> bytes:
     return encode(
         ExtractionRequested(
             request_id=request_id,
             images=tuple(ImageRef(uri=u) for u in uris),
             task=task,  # type: ignore[arg-type]
             attributes={"tenant": "t1"},
+            max_new_tokens=max_new_tokens,
+            ref=ref,
         )
     )
 
@@ -76,7 +86,7 @@ async def test_completed_event_carries_plan_and_attributes() -> None:
     assert event.text == "800x600"
     assert event.attributes == {"tenant": "t1"}
     assert event.model.backend == "fake"
-    assert event.prompt_version == "p1"
+    assert event.prompt_version == "fake-prompts-1"
     (image,) = event.images
     assert (image.width, image.height, image.layout) == (800, 600, "tiled")
     assert image.image_tokens == 211 + 14 * image.tiles_h * (14 * image.tiles_w + 1)
@@ -217,3 +227,43 @@ async def test_s3_notification_yields_one_event_per_created_record() -> None:
     assert sorted(e.text for e in h.sink.completed) == ["20x10", "30x10"]
     assert all(e.request_id.startswith("s3-") for e in h.sink.completed)
     assert all(e.attributes["source"] == "s3-event" for e in h.sink.completed)
+
+
+async def test_three_images_are_padded_and_reported_so() -> None:
+    """A 3-image turn is planned as padded 384x384 (421 tokens each) and the event says so."""
+    h = Harness(info=VL2_INFO)
+    uris = [h.store.put(BUCKET, f"{i}.png", png_bytes(1600, 900)) for i in range(3)]
+    await h.handle(request(*uris, max_new_tokens=256))
+    (event,) = h.sink.completed
+    assert [(i.layout, i.tiles_w, i.tiles_h, i.image_tokens) for i in event.images] == [
+        ("padded", 1, 1, 421)
+    ] * 3
+    assert event.prompt_version == "vl2-fake"
+
+
+async def test_request_over_the_context_fails_before_inference() -> None:
+    """Prompt + image tokens + max_new_tokens over 4096 fails context_overflow, engine untouched."""
+    h = Harness(info=VL2_INFO)
+    uri = h.store.put(BUCKET, "big.png", png_bytes(1152, 1152))  # 3x3 tiles: 2017 tokens
+    await h.handle(request(uri, max_new_tokens=2500))
+    (failed,) = h.sink.failed
+    assert failed.error.code == "context_overflow"
+    assert "over by" in failed.error.message
+    assert h.engine.batches == []
+
+
+async def test_request_that_fits_the_context_runs() -> None:
+    """The same image with a smaller generation cap fits and completes."""
+    h = Harness(info=VL2_INFO)
+    uri = h.store.put(BUCKET, "big.png", png_bytes(1152, 1152))
+    await h.handle(request(uri, max_new_tokens=1024))
+    assert len(h.sink.completed) == 1
+    assert h.engine.batches == [1]
+
+
+async def test_locate_without_ref_is_an_invalid_request() -> None:
+    """A locate task with no ref fails invalid_request before fetching."""
+    h = Harness(info=VL2_INFO)
+    await h.handle(request(f"s3://{BUCKET}/a.png", task="locate"))
+    assert [f.error.code for f in h.sink.failed] == ["invalid_request"]
+    assert h.store.gets == []

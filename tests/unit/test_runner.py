@@ -49,7 +49,6 @@ def build(n: int, *, max_in_flight: int, gate: asyncio.Event | None = None):  # 
         batcher=batcher,
         sink=sink,
         engine_info=engine.info,
-        prompt_version="",
         settings=settings,
         allowed_buckets=["inbox"],
         default_max_new_tokens=8,

@@ -78,6 +78,7 @@ class Service:
             batcher = MicroBatcher(
                 engine,
                 max_batch_images=settings.pipeline.max_batch_images,
+                max_batch_image_tokens=settings.pipeline.max_batch_image_tokens,
                 linger_ms=settings.pipeline.linger_ms,
                 clock=self._clock,
             )
@@ -87,7 +88,6 @@ class Service:
                 batcher=batcher,
                 sink=sink,
                 engine_info=engine.info,
-                prompt_version="",
                 settings=settings.pipeline,
                 allowed_buckets=settings.s3.allowed_buckets,
                 default_max_new_tokens=settings.engine.max_new_tokens,

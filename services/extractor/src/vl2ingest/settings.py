@@ -107,6 +107,8 @@ class PipelineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     default_task: Task = "ocr"
     """Task for S3 event-notification requests, which carry none."""
     max_batch_images: PositiveInt = 8
+    max_batch_image_tokens: PositiveInt = 32_768
+    """Bound on a batch's estimated image tokens (DeepSeek-VL2 plan), for GPU memory."""
     linger_ms: Annotated[int, msgspec.Meta(ge=0)] = 5
     max_in_flight_messages: PositiveInt = 256
     max_in_flight_bytes: PositiveInt = 512 * _MIB

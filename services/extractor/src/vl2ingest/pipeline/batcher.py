@@ -1,9 +1,10 @@
 """Micro-batching in front of the engine.
 
 Workers submit prepared requests and await their own result. One loop forms batches bounded by
-image count and a linger time, and runs them through the engine one at a time; while a batch is
-inferring, the next requests keep arriving (they are fetched and prepared concurrently), so the
-next batch is ready the moment the engine frees up.
+image count, by estimated image tokens (the DeepSeek-VL2 plan) and by a linger time, and runs
+them through the engine one at a time; while a batch is inferring, the next requests keep
+arriving (they are fetched and prepared concurrently), so the next batch is ready the moment the
+engine frees up.
 """
 
 from __future__ import annotations
@@ -25,10 +26,17 @@ class _Pending:
 
 class MicroBatcher:
     def __init__(
-        self, engine: Engine, *, max_batch_images: int, linger_ms: int, clock: Clock
+        self,
+        engine: Engine,
+        *,
+        max_batch_images: int,
+        linger_ms: int,
+        clock: Clock,
+        max_batch_image_tokens: int | None = None,
     ) -> None:
         self._engine = engine
         self._max_images = max_batch_images
+        self._max_tokens = max_batch_image_tokens
         self._linger_s = linger_ms / 1000
         self._clock = clock
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -56,6 +64,7 @@ class MicroBatcher:
         self._carry = None
         batch = [first]
         images = first.request.image_count
+        tokens = first.request.image_tokens
         deadline = self._clock.monotonic() + self._linger_s
         while images < self._max_images:
             if self._queue.empty():
@@ -69,12 +78,18 @@ class MicroBatcher:
                     break
             else:
                 item = self._queue.get_nowait()
-            if images + item.request.image_count > self._max_images:
+            if not self._fits(images, tokens, item.request):
                 self._carry = item
                 break
             batch.append(item)
             images += item.request.image_count
+            tokens += item.request.image_tokens
         return batch
+
+    def _fits(self, images: int, tokens: int, request: EngineRequest) -> bool:
+        if images + request.image_count > self._max_images:
+            return False
+        return self._max_tokens is None or tokens + request.image_tokens <= self._max_tokens
 
     async def _run_batch(self, batch: Sequence[_Pending]) -> None:
         live = [p for p in batch if not p.future.cancelled()]

@@ -102,3 +102,8 @@ class EngineInfo:
     supported_tasks: frozenset[str]
     max_image_side: int | None = None
     """Longest side the engine consumes; the prepare stage shrinks larger images to it."""
+    context_tokens: int | None = None
+    """Context length of a DeepSeek-VL2 engine: requests that cannot fit fail before inference.
+    None for engines without a token context (the OCR engine)."""
+    prompt_version: str = ""
+    """Version of the prompts the engine renders (``vl2.PROMPT_VERSION`` for DeepSeek-VL2)."""

@@ -18,7 +18,9 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 
+from vl2ingest import vl2
 from vl2ingest.errors import (
+    ContextOverflow,
     Disposition,
     InvalidRequest,
     UnsupportedTask,
@@ -74,7 +76,6 @@ class Processor:
         batcher: MicroBatcher,
         sink: ResultSink,
         engine_info: EngineInfo,
-        prompt_version: str,
         settings: PipelineSettings,
         allowed_buckets: Collection[str],
         default_max_new_tokens: int,
@@ -86,7 +87,7 @@ class Processor:
         self._batcher = batcher
         self._sink = sink
         self._info = engine_info
-        self._prompt_version = prompt_version
+        self._prompt_version = engine_info.prompt_version
         self._settings = settings
         self._allowed = frozenset(allowed_buckets)
         self._default_max_new_tokens = default_max_new_tokens
@@ -252,6 +253,7 @@ class Processor:
             images=images,
             max_new_tokens=request.max_new_tokens or self._default_max_new_tokens,
         )
+        self._check_context(engine_request)
         with self._tracer.start_as_current_span(
             f"{_operation(request.task)} {self._info.name}",
             kind=trace.SpanKind.CLIENT,
@@ -270,6 +272,26 @@ class Processor:
             fetch_ms=(fetched - started) * 1000,
             preprocess_ms=(prepared - fetched) * 1000,
         )
+
+    def _check_context(self, request: EngineRequest) -> None:
+        """Refuse, before any inference, a request that cannot fit the model's context."""
+        if self._info.context_tokens is None:
+            return
+        task = request.request
+        try:
+            prompt = vl2.build_prompt(
+                task.task, request.image_count, ref=task.ref, prompt=task.prompt
+            )
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        budget = vl2.check_budget(
+            vl2.estimate_prompt_tokens(prompt),
+            [image.plan for image in request.images],
+            request.max_new_tokens,
+            self._info.context_tokens,
+        )
+        if not budget.fits:
+            raise ContextOverflow(budget.describe())
 
     async def _fail(
         self,
