@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from PIL import Image
 
 from vl2ingest.errors import ObjectNotFound, VL2IngestError
+from vl2ingest.imaging.preparer import prepare_one
 from vl2ingest.pipeline.models import (
     EngineInfo,
     EngineOutput,
@@ -22,7 +23,6 @@ from vl2ingest.pipeline.models import (
     TopicPartition,
 )
 from vl2ingest.pipeline.ports import RevokeCallback
-from vl2ingest.vl2 import plan_images
 from vl2ingest_events import ExtractionCompleted, ExtractionFailed, ResultEvent
 
 
@@ -68,20 +68,13 @@ class MemoryStore:
         return FetchedObject(location=location, data=data)
 
 
-class DecodingPreparer:
-    """Decodes with Pillow in-line (no pool): enough for pipeline tests."""
+class InlinePreparer:
+    """The real per-image preparation, run in-line instead of in a worker pool."""
 
     async def prepare(
-        self, objects: Sequence[FetchedObject], *, max_image_side: int | None
+        self, objects: Sequence[FetchedObject], *, engine: EngineInfo
     ) -> tuple[PreparedImage, ...]:
-        from vl2ingest.imaging.decode import decode_image
-
-        decoded = [decode_image(o.data, max_pixels=10**8, max_side=max_image_side) for o in objects]
-        plans = plan_images([(d.width, d.height) for d in decoded])
-        return tuple(
-            PreparedImage(uri=o.location.uri, width=d.width, height=d.height, image=d.image, plan=p)
-            for o, d, p in zip(objects, decoded, plans, strict=True)
-        )
+        return tuple(prepare_one(o, len(objects), engine, 10**8) for o in objects)
 
 
 FAKE_INFO = EngineInfo(
@@ -98,6 +91,7 @@ VL2_INFO = EngineInfo(
     engine="fake",
     backend="fake",
     supported_tasks=frozenset({"ocr", "markdown", "grounding", "locate", "caption", "prompt"}),
+    image_input="vl2_views",
     context_tokens=4096,
     prompt_version="vl2-fake",
 )

@@ -7,9 +7,9 @@ import pytest
 from tests.support.fakes import (
     FAKE_INFO,
     VL2_INFO,
-    DecodingPreparer,
     FakeClock,
     FakeEngine,
+    InlinePreparer,
     MemoryStore,
     RecordingSink,
     message,
@@ -35,7 +35,7 @@ class Harness:
         self.batcher = MicroBatcher(self.engine, max_batch_images=8, linger_ms=0, clock=self.clock)
         self.processor = Processor(
             store=self.store,
-            preparer=DecodingPreparer(),
+            preparer=InlinePreparer(),
             batcher=self.batcher,
             sink=self.sink,
             engine_info=self.engine.info,

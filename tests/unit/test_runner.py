@@ -6,9 +6,9 @@ import asyncio
 
 import msgspec
 from tests.support.fakes import (
-    DecodingPreparer,
     FakeClock,
     FakeEngine,
+    InlinePreparer,
     ListSource,
     MemoryStore,
     RecordingSink,
@@ -45,7 +45,7 @@ def build(n: int, *, max_in_flight: int, gate: asyncio.Event | None = None):  # 
     batcher = MicroBatcher(engine, max_batch_images=4, linger_ms=0, clock=clock)
     processor = Processor(
         store=store,
-        preparer=DecodingPreparer(),
+        preparer=InlinePreparer(),
         batcher=batcher,
         sink=sink,
         engine_info=engine.info,

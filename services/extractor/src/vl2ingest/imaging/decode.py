@@ -22,6 +22,17 @@ _EXIF_ORIENTATION: Final = 0x0112
 
 
 @dataclass(frozen=True, slots=True)
+class OpenedImage:
+    """An image whose header has been read and checked; no pixel decoded yet."""
+
+    handle: Image.Image
+    width: int
+    """Original width after EXIF orientation (what boxes are relative to)."""
+    height: int
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
 class DecodedImage:
     image: Image.Image
     """RGB pixels, oriented, at most ``max_side`` on the longest side."""
@@ -31,7 +42,8 @@ class DecodedImage:
     format: str
 
 
-def decode_image(data: bytes, *, max_pixels: int, max_side: int | None) -> DecodedImage:
+def open_image(data: bytes, *, max_pixels: int) -> OpenedImage:
+    """Sniff the format and check the pixel count from the header alone."""
     if not data:
         raise ImageUndecodable("the object is empty (0 bytes)")
     try:
@@ -51,11 +63,22 @@ def decode_image(data: bytes, *, max_pixels: int, max_side: int | None) -> Decod
         raise ImageTooManyPixels(
             f"{raw_w}x{raw_h} = {raw_w * raw_h} pixels exceeds the limit of {max_pixels}"
         )
-    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-    width, height = (raw_h, raw_w) if orientation in _TRANSPOSED_ORIENTATIONS else (raw_w, raw_h)
     try:
-        if max_side is not None and fmt == "JPEG" and max(raw_w, raw_h) > max_side:
+        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError):
+        orientation = 1  # unreadable EXIF: keep the pixels as stored
+    width, height = (raw_h, raw_w) if orientation in _TRANSPOSED_ORIENTATIONS else (raw_w, raw_h)
+    return OpenedImage(handle=image, width=width, height=height, format=fmt)
+
+
+def load_image(opened: OpenedImage, *, max_side: int | None) -> DecodedImage:
+    """Decode the pixels: DCT draft for large JPEGs, orient, RGB, shrink to ``max_side``."""
+    image = opened.handle
+    raw_w, raw_h = image.size
+    try:
+        if max_side is not None and opened.format == "JPEG" and max(raw_w, raw_h) > max_side:
             scale = max_side / max(raw_w, raw_h)
+            # draft() picks the largest DCT scale (1/2, 1/4, 1/8) still >= the requested size.
             image.draft("RGB", (max(1, int(raw_w * scale)), max(1, int(raw_h * scale))))
         image.load()
         image = ImageOps.exif_transpose(image)
@@ -65,7 +88,12 @@ def decode_image(data: bytes, *, max_pixels: int, max_side: int | None) -> Decod
             image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise ImageUndecodable(f"the image data is corrupt: {exc}") from exc
-    return DecodedImage(image=image, width=width, height=height, format=fmt)
+    return DecodedImage(image=image, width=opened.width, height=opened.height, format=opened.format)
+
+
+def decode_image(data: bytes, *, max_pixels: int, max_side: int | None) -> DecodedImage:
+    """:func:`open_image` then :func:`load_image`."""
+    return load_image(open_image(data, max_pixels=max_pixels), max_side=max_side)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

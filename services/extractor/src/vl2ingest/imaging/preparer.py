@@ -1,4 +1,9 @@
-"""The prepare stage: decode and plan the images of one turn in a worker pool."""
+"""The prepare stage: decode and plan the images of one turn in a worker pool.
+
+Each image is planned from its header (DeepSeek-VL2's rule depends only on its size and the
+number of images in the turn), then decoded at no more than the resolution the engine will use,
+so a 12 MP photo never travels further than this stage at full size.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,10 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from vl2ingest.imaging.decode import DecodedImage, decode_image
-from vl2ingest.pipeline.models import FetchedObject, PreparedImage
+from vl2ingest.imaging.decode import load_image, open_image
+from vl2ingest.pipeline.models import EngineInfo, FetchedObject, PreparedImage
 from vl2ingest.settings import ImagingSettings
-from vl2ingest.vl2 import plan_images
+from vl2ingest.vl2 import plan_image, prepare_image
 
 
 class ImagePreparer:
@@ -39,24 +44,43 @@ class ImagePreparer:
         await self.stop()
 
     async def prepare(
-        self, objects: Sequence[FetchedObject], *, max_image_side: int | None
+        self, objects: Sequence[FetchedObject], *, engine: EngineInfo
     ) -> tuple[PreparedImage, ...]:
         if self._executor is None:
             raise RuntimeError("ImagePreparer is not started")
         loop = asyncio.get_running_loop()
-        decoded: list[DecodedImage] = await asyncio.gather(
-            *(
-                loop.run_in_executor(self._executor, self._decode, obj.data, max_image_side)
-                for obj in objects
-            )
-        )
-        plans = plan_images([(d.width, d.height) for d in decoded])
+        turn = len(objects)
         return tuple(
-            PreparedImage(
-                uri=obj.location.uri, width=d.width, height=d.height, image=d.image, plan=plan
+            await asyncio.gather(
+                *(
+                    loop.run_in_executor(
+                        self._executor, prepare_one, obj, turn, engine, self._settings.max_pixels
+                    )
+                    for obj in objects
+                )
             )
-            for obj, d, plan in zip(objects, decoded, plans, strict=True)
         )
 
-    def _decode(self, data: bytes, max_side: int | None) -> DecodedImage:
-        return decode_image(data, max_pixels=self._settings.max_pixels, max_side=max_side)
+
+def prepare_one(
+    obj: FetchedObject, turn: int, engine: EngineInfo, max_pixels: int
+) -> PreparedImage:
+    """One image of a turn of ``turn`` images: header, plan, then decode only as many pixels as
+    the engine will use, and cut DeepSeek-VL2's views when the engine takes them."""
+    opened = open_image(obj.data, max_pixels=max_pixels)
+    plan = plan_image(opened.width, opened.height, turn_size=turn)
+    if engine.image_input == "vl2_views":
+        # The local view is at most the planned resolution; the global view is 384x384.
+        max_side: int | None = max(plan.target_width, plan.target_height)
+    else:
+        max_side = engine.max_image_side
+    decoded = load_image(opened, max_side=max_side)
+    views = prepare_image(decoded.image, plan) if engine.image_input == "vl2_views" else None
+    return PreparedImage(
+        uri=obj.location.uri,
+        width=decoded.width,
+        height=decoded.height,
+        image=decoded.image,
+        plan=plan,
+        views=views,
+    )

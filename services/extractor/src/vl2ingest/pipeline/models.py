@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from PIL import Image
 
-from vl2ingest.vl2 import ImagePlan
+from vl2ingest.vl2 import ImagePlan, ImageViews
 from vl2ingest_events import ExtractionRequested, Region
 
 TopicPartition = tuple[str, int]
+ImageInput = Literal["pixels", "vl2_views"]
+"""What an engine consumes: the (reduced) pixels, or DeepSeek-VL2's global view + tiles."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +64,10 @@ class PreparedImage:
     """Original width, after EXIF orientation."""
     height: int
     image: Image.Image
-    """Engine-ready pixels (RGB, already reduced to what the engine consumes)."""
+    """RGB pixels, already reduced to what the engine consumes."""
     plan: ImagePlan
+    views: ImageViews | None = None
+    """DeepSeek-VL2's global view and tiles, for engines whose input is ``vl2_views``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +105,9 @@ class EngineInfo:
     engine: str
     backend: str
     supported_tasks: frozenset[str]
+    image_input: ImageInput = "pixels"
     max_image_side: int | None = None
-    """Longest side the engine consumes; the prepare stage shrinks larger images to it."""
+    """Longest side the engine consumes (``pixels``); the prepare stage shrinks larger images."""
     context_tokens: int | None = None
     """Context length of a DeepSeek-VL2 engine: requests that cannot fit fail before inference.
     None for engines without a token context (the OCR engine)."""

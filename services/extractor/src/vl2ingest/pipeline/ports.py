@@ -47,9 +47,10 @@ class ObjectStore(Protocol):
 
 class Preparer(Protocol):
     async def prepare(
-        self, objects: Sequence[FetchedObject], *, max_image_side: int | None
+        self, objects: Sequence[FetchedObject], *, engine: EngineInfo
     ) -> tuple[PreparedImage, ...]:
-        """Decode, orient and plan the images of ONE turn, off the event loop."""
+        """Decode, orient and plan the images of ONE turn, off the event loop, into the input
+        the engine consumes (``engine.image_input``): images leave this stage at final size."""
         ...
 
 

@@ -245,7 +245,7 @@ class Processor:
             objects = await _gather_fetches([self._store.get(loc) for loc in locations])
         fetched = self._clock.monotonic()
         with self._tracer.start_as_current_span("prepare"):
-            images = await self._preparer.prepare(objects, max_image_side=self._info.max_image_side)
+            images = await self._preparer.prepare(objects, engine=self._info)
         prepared = self._clock.monotonic()
 
         engine_request = EngineRequest(

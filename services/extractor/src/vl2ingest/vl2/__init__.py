@@ -17,6 +17,7 @@ from vl2ingest.vl2.planner import (
     ImagePlan,
     Layout,
     image_token_count,
+    plan_image,
     plan_images,
     select_resolution,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "estimate_prompt_tokens",
     "image_token_count",
     "parse_output",
+    "plan_image",
     "plan_images",
     "prepare_image",
     "select_resolution",

@@ -113,27 +113,34 @@ def plan_images(sizes: Sequence[tuple[int, int]]) -> list[ImagePlan]:
         raise ValueError("a turn needs at least one image")
     for width, height in sizes:
         _check_size(width, height)
-    layout: Layout = "tiled" if len(sizes) <= MAX_TILED_IMAGES else "padded"
-    plans: list[ImagePlan] = []
-    for width, height in sizes:
-        if layout == "tiled":
-            target_w, target_h = select_resolution(width, height)
-        else:
-            target_w, target_h = TILE_SIZE, TILE_SIZE
-        tiles_w, tiles_h = target_w // TILE_SIZE, target_h // TILE_SIZE
-        plans.append(
-            ImagePlan(
-                width=width,
-                height=height,
-                target_width=target_w,
-                target_height=target_h,
-                tiles_w=tiles_w,
-                tiles_h=tiles_h,
-                image_tokens=image_token_count(tiles_w, tiles_h),
-                layout=layout,
-            )
-        )
-    return plans
+    return [plan_image(width, height, turn_size=len(sizes)) for width, height in sizes]
+
+
+def plan_image(width: int, height: int, *, turn_size: int) -> ImagePlan:
+    """The plan of one image in a turn of ``turn_size`` images (the layout depends on it).
+
+    ``plan_images`` is this applied to every image of a turn; it lets a worker plan an image as
+    soon as its header is read, without waiting for the other images of the turn.
+    """
+    _check_size(width, height)
+    if turn_size < 1:
+        raise ValueError(f"turn_size must be >= 1, got {turn_size}")
+    layout: Layout = "tiled" if turn_size <= MAX_TILED_IMAGES else "padded"
+    if layout == "tiled":
+        target_w, target_h = select_resolution(width, height)
+    else:
+        target_w, target_h = TILE_SIZE, TILE_SIZE
+    tiles_w, tiles_h = target_w // TILE_SIZE, target_h // TILE_SIZE
+    return ImagePlan(
+        width=width,
+        height=height,
+        target_width=target_w,
+        target_height=target_h,
+        tiles_w=tiles_w,
+        tiles_h=tiles_h,
+        image_tokens=image_token_count(tiles_w, tiles_h),
+        layout=layout,
+    )
 
 
 def _check_size(width: int, height: int) -> None:

@@ -50,9 +50,12 @@ def fit(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 def prepare_image(image: Image.Image, plan: ImagePlan) -> ImageViews:
     """The global view and the local tiles of ``image``, as ``plan`` says.
 
-    Raises ValueError when the image is not the size the plan was made for.
+    ``image`` is the image the plan was made for, or a reduced copy of it with the same aspect
+    ratio (e.g. from DCT-domain draft decoding of a large JPEG): views of a reduced copy equal
+    the reference views up to resampling differences, at a fraction of the decode cost.
+    Raises ValueError for any other image.
     """
-    if image.size != (plan.width, plan.height):
+    if not _same_image_shape(image.size, (plan.width, plan.height)):
         raise ValueError(
             f"image is {image.width}x{image.height} but the plan is for {plan.width}x{plan.height}"
         )
@@ -65,3 +68,14 @@ def prepare_image(image: Image.Image, plan: ImagePlan) -> ImageViews:
         for left in range(0, plan.target_width, TILE_SIZE)
     )
     return ImageViews(global_view=global_view, tiles=tiles)
+
+
+def _same_image_shape(size: tuple[int, int], planned: tuple[int, int]) -> bool:
+    """The planned size itself, or a reduction of it keeping the aspect ratio (±1 px)."""
+    (width, height), (plan_w, plan_h) = size, planned
+    if size == planned:
+        return True
+    if width > plan_w or height > plan_h:
+        return False
+    # |w/h - W/H| within one pixel of rounding at the reduced scale.
+    return abs(width * plan_h - height * plan_w) <= max(plan_w, plan_h)
