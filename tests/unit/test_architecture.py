@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).parents[2] / "services" / "extractor" / "src" / "vl2ingest"
 ADAPTERS = {"kafka", "storage", "engines", "imaging", "telemetry", "health"}
-BASE = {"errors", "settings", "__init__"}
+BASE = {"errors", "settings", "lifecycle", "__init__"}
 ALLOWED: dict[str, set[str]] = {
     "cli": {"app", *ADAPTERS, "pipeline", "vl2", *BASE},
     "app": {*ADAPTERS, "pipeline", "vl2", *BASE},
@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "vl2": set(),
     "settings": {"errors"},
     "errors": set(),
+    "lifecycle": set(),
     "__init__": set(),
 }
 # Third-party libraries owned by exactly one place.

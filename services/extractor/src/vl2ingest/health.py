@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from vl2ingest.lifecycle import AsyncResource
 from vl2ingest.settings import HealthSettings
 
 _REASONS = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
 
 
-class HealthServer:
+class HealthServer(AsyncResource):
     def __init__(self, settings: HealthSettings, *, ready: Callable[[], bool]) -> None:
         self._settings = settings
         self._ready = ready
@@ -39,13 +40,6 @@ class HealthServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-
-    async def __aenter__(self) -> HealthServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -18,6 +18,7 @@ from typing import Any, Final
 import numpy as np
 
 from vl2ingest.errors import EngineDead, InferenceFailed, VL2IngestError
+from vl2ingest.lifecycle import AsyncResource
 from vl2ingest.pipeline.models import EngineInfo, EngineOutput, EngineRequest, PreparedImage
 from vl2ingest.settings import EngineSettings
 from vl2ingest_events import Region
@@ -27,7 +28,7 @@ MAX_IMAGE_SIDE: Final = 2000
 _NORM_GRID: Final = 999
 
 
-class RapidOcrEngine:
+class RapidOcrEngine(AsyncResource):
     def __init__(self, settings: EngineSettings) -> None:
         self._settings = settings
         self._ocr: Any = None
@@ -68,13 +69,6 @@ class RapidOcrEngine:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self._ocr = None
-
-    async def __aenter__(self) -> RapidOcrEngine:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     async def check_health(self) -> bool:
         return self._ocr is not None and self._executor is not None

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from vl2ingest.imaging.decode import load_image, open_image
+from vl2ingest.lifecycle import AsyncResource
 from vl2ingest.pipeline.models import EngineInfo, FetchedObject, PreparedImage
 from vl2ingest.settings import ImagingSettings
 from vl2ingest.vl2 import plan_image, prepare_image
 
 
-class ImagePreparer:
+class ImagePreparer(AsyncResource):
     """Pillow releases the GIL while decoding and resampling, so threads scale across cores."""
 
     def __init__(self, settings: ImagingSettings) -> None:
@@ -35,13 +36,6 @@ class ImagePreparer:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-
-    async def __aenter__(self) -> ImagePreparer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     async def prepare(
         self, objects: Sequence[FetchedObject], *, engine: EngineInfo

@@ -9,12 +9,13 @@ from aiokafka.errors import KafkaError
 
 from vl2ingest.errors import PublishFailed
 from vl2ingest.kafka.connection import connection_options
+from vl2ingest.lifecycle import AsyncResource
 from vl2ingest.pipeline.models import InboundMessage
 from vl2ingest.settings import KafkaSettings
 from vl2ingest_events import ResultEvent, encode
 
 
-class KafkaResultSink:
+class KafkaResultSink(AsyncResource):
     """Idempotent producer, ``acks=all``: a result counts only once the broker has it."""
 
     def __init__(self, settings: KafkaSettings) -> None:
@@ -39,13 +40,6 @@ class KafkaResultSink:
             return
         self._started = False
         await self.producer.stop()  # flushes what is pending
-
-    async def __aenter__(self) -> KafkaResultSink:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     async def publish(self, event: ResultEvent, *, headers: Sequence[tuple[str, bytes]]) -> None:
         await self._send(

@@ -11,6 +11,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from vl2ingest.errors import CommitFailed
 from vl2ingest.kafka.connection import connection_options
+from vl2ingest.lifecycle import AsyncResource
 from vl2ingest.pipeline.models import InboundMessage
 from vl2ingest.pipeline.ports import RevokeCallback
 from vl2ingest.settings import KafkaSettings
@@ -37,7 +38,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped bas
             self._source.consumer.pause(*assigned)
 
 
-class KafkaSource:
+class KafkaSource(AsyncResource):
     """Owns one ``AIOKafkaConsumer``: manual commits, pause/resume, rebalance callbacks."""
 
     def __init__(self, settings: KafkaSettings, *, isolation_level: str = "read_committed") -> None:
@@ -68,13 +69,6 @@ class KafkaSource:
             return
         self._started = False
         await self.consumer.stop()  # leaves the group
-
-    async def __aenter__(self) -> KafkaSource:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     @property
     def assigned(self) -> bool:

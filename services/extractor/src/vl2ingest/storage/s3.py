@@ -27,6 +27,7 @@ from vl2ingest.errors import (
     StorageUnavailable,
     VL2IngestError,
 )
+from vl2ingest.lifecycle import AsyncResource
 from vl2ingest.pipeline.models import FetchedObject, S3Location
 from vl2ingest.settings import S3Settings
 
@@ -66,7 +67,7 @@ def make_client(settings: S3Settings) -> S3Client:
     return session.client("s3", endpoint_url=settings.endpoint_url, config=config, **credentials)
 
 
-class S3ObjectStore:
+class S3ObjectStore(AsyncResource):
     def __init__(self, settings: S3Settings) -> None:
         self._settings = settings
         self._client: S3Client | None = None
@@ -87,13 +88,6 @@ class S3ObjectStore:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    async def __aenter__(self) -> S3ObjectStore:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     async def get(self, location: S3Location) -> FetchedObject:
         if self._client is None or self._executor is None:
