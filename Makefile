@@ -9,6 +9,10 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 TOOLS := .cache/tools
 UV := $(TOOLS)/bin/uv
+# The lmdeploy environment (extra `gpu`: lmdeploy, torch with CUDA wheels, ~7.5 GB) lives apart
+# from .venv, so day-to-day work and the service's CPU image never carry it.
+LMDEPLOY_ENV := .cache/venv-lmdeploy
+LMDEPLOY_PY := $(LMDEPLOY_ENV)/bin/python
 DEVSTACK := scripts/devstack.sh
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
@@ -64,9 +68,27 @@ schemas: setup ## regenerate schemas/jsonschema from the Structs
 unit: setup ## unit tests only (no servers)
 	$(UV) run pytest tests/unit
 
+.PHONY: faults
+faults: setup ## the fault-injection suite alone (real servers); writes docs/reliability.md
+	$(call with_stack,$(UV) run pytest tests/faults)
+
+.PHONY: lmdeploy-env
+lmdeploy-env: $(UV) ## install the lmdeploy environment (large, cached under .cache/)
+	UV_PROJECT_ENVIRONMENT=$(LMDEPLOY_ENV) $(UV) sync --all-packages --extra gpu
+
+.PHONY: contract
+contract: lmdeploy-env ## CPU contract tests against the real lmdeploy package
+	$(LMDEPLOY_PY) -m pytest tests/lmdeploy
+
+.PHONY: gpu-check
+gpu-check: lmdeploy-env ## on a GPU machine: real inference tests + bench/gpu.py (VL2INGEST_TEST_MODEL_PATH)
+	$(LMDEPLOY_PY) -m pytest tests/gpu
+	$(LMDEPLOY_PY) bench/gpu.py
+
 .PHONY: test
-test: setup lint ## everything: lint, unit and integration tests against real Kafka and S3
-	$(call with_stack,$(UV) run pytest)
+test: setup lint ## everything: lint, unit, integration (real Kafka + S3), lmdeploy contract tests
+	$(call with_stack,$(UV) run pytest --ignore=tests/lmdeploy)
+	$(MAKE) contract
 
 .PHONY: demo
 demo: setup ## upload sample images, run the service, print the extraction events

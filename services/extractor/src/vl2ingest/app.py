@@ -35,6 +35,11 @@ def build_engine(settings: EngineSettings) -> Engine:
     match settings.name:
         case "rapidocr":
             return RapidOcrEngine(settings)
+        case "lmdeploy":
+            # Imported here: the module is light, but keeps GPU concerns out of CPU start-up.
+            from vl2ingest.engines.lmdeploy_engine import LmdeployEngine
+
+            return LmdeployEngine(settings)
 
 
 class Service:

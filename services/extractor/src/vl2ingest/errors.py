@@ -102,6 +102,20 @@ class InferenceFailed(VL2IngestError):
     disposition = Disposition.DEAD_LETTER
 
 
+class EngineOutOfMemory(VL2IngestError):
+    """The GPU ran out of memory on this item; the item fails, the batch and engine go on."""
+
+    code = "engine_out_of_memory"
+    disposition = Disposition.DEAD_LETTER
+
+
+class DeadlineExceeded(VL2IngestError):
+    """The item outlived its per-request deadline in the engine (overload): retried, bounded."""
+
+    code = "deadline_exceeded"
+    disposition = Disposition.RETRY
+
+
 class EngineDead(VL2IngestError):
     code = "engine_dead"
     disposition = Disposition.FATAL

@@ -96,11 +96,32 @@ class ImagingSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 
 class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    name: Literal["rapidocr"] = "rapidocr"
-    """The engine to run. ``rapidocr`` is the embedded CPU OCR engine."""
+    name: Literal["rapidocr", "lmdeploy"] = "rapidocr"
+    """``rapidocr``: embedded CPU OCR. ``lmdeploy``: DeepSeek-VL2 on GPU."""
     max_new_tokens: PositiveInt = 1024
     threads: Annotated[int, msgspec.Meta(ge=0)] = 0
     """CPU engines: inference threads; 0 means the library's default."""
+    # --- lmdeploy (DeepSeek-VL2) --------------------------------------------------------------
+    model_path: str | None = None
+    """Local directory of the DeepSeek-VL2 checkpoint (mounted; never downloaded at start)."""
+    model_name: str = "deepseek-vl2-tiny"
+    """Reported as ``model.name`` in every event."""
+    model_revision: str = ""
+    """Reported as ``model.revision``; empty means a hash of the checkpoint's config.json."""
+    backend: Literal["turbomind", "pytorch", "auto"] = "turbomind"
+    """Requested backend. DeepSeek-VL2 runs on the PyTorch engine only: the backend that really
+    runs is detected and reported, and a start-up line says when it differs."""
+    dtype: Literal["auto", "bfloat16", "float16"] = "auto"
+    max_batch_size: PositiveInt = 32
+    """Sequences the engine runs at once (continuous batching)."""
+    cache_max_entry_count: Annotated[float, msgspec.Meta(gt=0, le=0.95)] = 0.8
+    """Fraction of free GPU memory for the KV cache."""
+    tp: PositiveInt = 1
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=0.7)] = 0.0
+    """0 means greedy; DeepSeek-VL2 degrades above 0.7."""
+    repetition_penalty: Annotated[float, msgspec.Meta(ge=1.0, le=2.0)] = 1.1
+    request_timeout_s: PositiveFloat = 120.0
+    """Per-request deadline inside the engine."""
 
 
 class PipelineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -112,10 +133,12 @@ class PipelineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     linger_ms: Annotated[int, msgspec.Meta(ge=0)] = 5
     max_in_flight_messages: PositiveInt = 256
     max_in_flight_bytes: PositiveInt = 512 * _MIB
-    max_attempts: PositiveInt = 5
-    """Attempts for a transient failure before the request is dead-lettered as retryable."""
+    max_attempts: PositiveInt = 10
+    """Attempts for a transient failure before the request is dead-lettered as retryable.
+    With the defaults the back-off spans roughly 28 to 55 s: a short outage of S3 or of the
+    engine is ridden out, not dead-lettered."""
     retry_base_ms: PositiveInt = 200
-    retry_max_ms: PositiveInt = 10_000
+    retry_max_ms: PositiveInt = 15_000
     drain_timeout_s: PositiveFloat = 25.0
 
 
@@ -165,6 +188,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 "VL2INGEST_KAFKA__SECURITY_PROTOCOL is SASL_*: set "
                 "VL2INGEST_KAFKA__SASL_MECHANISM, VL2INGEST_KAFKA__SASL_USERNAME and "
                 "VL2INGEST_KAFKA__SASL_PASSWORD"
+            )
+        if self.engine.name == "lmdeploy" and not self.engine.model_path:
+            raise ConfigError(
+                "VL2INGEST_ENGINE__MODEL_PATH is required when VL2INGEST_ENGINE__NAME=lmdeploy"
             )
         if self.delivery == "exactly_once":
             raise ConfigError(

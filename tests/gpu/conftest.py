@@ -1,0 +1,46 @@
+"""GPU checks: real DeepSeek-VL2 inference through our adapter. Skipped without CUDA or weights.
+
+Run on a GPU machine with the checkpoint mounted: ``VL2INGEST_TEST_MODEL_PATH=/models/... make
+gpu-check``. Nothing here downloads weights.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from vl2ingest.engines.lmdeploy_engine import LmdeployEngine
+from vl2ingest.settings import EngineSettings
+
+SAMPLES = Path(__file__).parents[2] / "scripts" / "demo" / "samples"
+
+
+def _model_path() -> str:
+    torch = pytest.importorskip("torch", reason="the GPU checks need torch (make gpu-check)")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device: the GPU checks run on a GPU machine (make gpu-check)")
+    path = os.environ.get("VL2INGEST_TEST_MODEL_PATH")
+    if not path:
+        pytest.skip("set VL2INGEST_TEST_MODEL_PATH to a local DeepSeek-VL2 checkpoint")
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_path() -> str:
+    return _model_path()
+
+
+@pytest.fixture(scope="module")
+async def engine(model_path: str) -> AsyncIterator[LmdeployEngine]:
+    settings = EngineSettings(
+        name="lmdeploy",
+        model_path=model_path,
+        model_name=Path(model_path).name,
+        backend="turbomind",  # as a deployment would ask: the fallback must be reported
+        max_batch_size=32,
+    )
+    async with LmdeployEngine(settings) as started:
+        yield started

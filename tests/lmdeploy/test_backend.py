@@ -1,0 +1,83 @@
+"""Which engine LMDeploy runs DeepSeek-VL2 on, and how it reads the model's config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from lmdeploy import PytorchEngineConfig, TurbomindEngineConfig, turbomind
+from lmdeploy.archs import autoget_backend, autoget_backend_config
+from lmdeploy.pytorch.config import ModelConfig
+from tests.lmdeploy.tiny_model import write_tiny_model
+from transformers import AutoConfig
+
+from vl2ingest.engines.lmdeploy_engine.vl2_config import (
+    DeepseekVLV2Config,
+    VL2LanguageConfig,
+    VL2ProjectorConfig,
+    VL2VisionConfig,
+)
+
+
+def test_turbomind_request_silently_becomes_pytorch(tiny_model: Path) -> None:
+    """A TurboMind config for DeepSeek-VL2 comes back as a PyTorch config, settings carried."""
+    requested = TurbomindEngineConfig(session_len=4096, max_batch_size=8, tp=1)
+    backend, config = autoget_backend_config(str(tiny_model), requested)
+    assert autoget_backend(str(tiny_model)) == "pytorch"
+    assert backend == "pytorch"
+    assert isinstance(config, PytorchEngineConfig)
+    assert (config.session_len, config.max_batch_size) == (4096, 8)
+
+
+def test_turbomind_is_unavailable_without_cuda() -> None:
+    """Without a CUDA driver, LMDeploy reports TurboMind as not available."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: TurboMind may well be available here")
+    assert turbomind.is_available() is False
+
+
+def test_config_class_fills_omitted_fields_with_deepseek_defaults(tiny_model: Path) -> None:
+    """Fields the published config.json leaves out get DeepSeek's defaults, not transformers'."""
+    config = AutoConfig.from_pretrained(str(tiny_model))
+    assert isinstance(config, DeepseekVLV2Config)
+    projector, vision, language = (
+        config.projector_config,
+        config.vision_config,
+        config.language_config,
+    )
+    assert isinstance(projector, VL2ProjectorConfig)
+    assert isinstance(vision, VL2VisionConfig)
+    assert isinstance(language, VL2LanguageConfig)
+    assert (projector.projector_type, projector.depth, projector.mlp_ratio) == (
+        "downsample_mlp_gelu",
+        2,
+        1,
+    )
+    assert (projector.input_dim, projector.downsample_ratio) == (1152, 2)
+    assert vision.patch_size == 14  # from the file; DeepSeek's default is 16
+    assert language.rope_parameters == {"rope_type": "default", "rope_theta": 10000.0}
+    assert config.to_dict()["language_config"]["architectures"] == ["DeepseekV2ForCausalLM"]
+    defaults = DeepseekVLV2Config().language_config
+    assert isinstance(defaults, VL2LanguageConfig)
+    assert (defaults.use_mla, defaults.kv_lora_rank, defaults.num_hidden_layers) == (True, 512, 30)
+
+
+def test_engine_model_config_reads_our_config_class(tiny_model: Path, bf16_gpu: None) -> None:
+    """The PyTorch engine's ModelConfig builds from our class (tiny: multi-head attention)."""
+    config = ModelConfig.from_pretrained(str(tiny_model), dtype="auto", device_type="cuda")
+    assert isinstance(config.hf_config, DeepseekVLV2Config)
+    assert (config.num_attention_heads, config.num_key_value_heads, config.head_dim) == (4, 4, 16)
+    assert config.dtype == torch.bfloat16
+
+
+def test_small_variant_gets_latent_attention_by_default(tmp_path: Path) -> None:
+    """Without a use_mla key (small, base), DeepSeek's default applies: latent attention."""
+    # The engine's ModelConfig for latent attention probes the GPU for FlashMLA
+    # (flash_mla_available), so only a GPU machine builds it; here the config class is checked.
+    model = write_tiny_model(tmp_path / "vl2-small", variant="small")
+    language = AutoConfig.from_pretrained(str(model)).language_config
+    assert isinstance(language, VL2LanguageConfig)
+    assert "use_mla" not in json.loads((model / "config.json").read_text())["language_config"]
+    assert (language.use_mla, language.kv_lora_rank, language.qk_rope_head_dim) == (True, 32, 8)
