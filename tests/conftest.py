@@ -1,4 +1,8 @@
-"""Integration fixtures: real broker and S3 server per session; unique topics and buckets."""
+"""Shared fixtures for tests that need the real broker and S3 server (integration, faults).
+
+Servers are resolved once per session (tests/support/servers.py); each test gets its own topics,
+consumer group and bucket. Unit tests use none of these fixtures and need no server.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,9 @@ from typing import Any
 
 import boto3
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from botocore.config import Config
 from tests.support.servers import S3Endpoint, kafka_bootstrap, s3_endpoint
-from tests.support.stack import Topics
-
-pytestmark = pytest.mark.integration
+from tests.support.stack import Topics, fresh_topics
 
 
 @pytest.fixture(scope="session")
@@ -54,23 +55,8 @@ def bucket(s3_client: Any) -> Iterator[str]:
 
 @pytest.fixture
 async def topics(kafka: str) -> AsyncIterator[Topics]:
-    suffix = uuid.uuid4().hex[:10]
-    names = Topics(
-        requests=f"it.{suffix}.requests",
-        results=f"it.{suffix}.results",
-        dlq=f"it.{suffix}.dlq",
-        group=f"it-{suffix}",
-    )
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [NewTopic(name, num_partitions=3, replication_factor=1) for name in names.all()]
-        )
+    async with fresh_topics(kafka) as names:
         yield names
-        await admin.delete_topics(list(names.all()))
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

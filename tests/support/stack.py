@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,33 @@ class Topics:
 
     def all(self) -> tuple[str, str, str]:
         return (self.requests, self.results, self.dlq)
+
+
+@contextlib.asynccontextmanager
+async def fresh_topics(kafka: str, *, partitions: int = 3) -> AsyncIterator[Topics]:
+    """Unique requests/results/DLQ topics and consumer group, deleted afterwards."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    suffix = uuid.uuid4().hex[:10]
+    names = Topics(
+        requests=f"it.{suffix}.requests",
+        results=f"it.{suffix}.results",
+        dlq=f"it.{suffix}.dlq",
+        group=f"it-{suffix}",
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(name, num_partitions=partitions, replication_factor=1)
+                for name in names.all()
+            ]
+        )
+        yield names
+        await admin.delete_topics(list(names.all()))
+    finally:
+        await admin.close()
 
 
 def service_settings(

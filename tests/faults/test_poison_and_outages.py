@@ -1,0 +1,303 @@
+"""Bad input and failing dependencies: every request gets a classified outcome, nothing dies."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from PIL import Image
+from tests.faults.harness import (
+    DevStack,
+    Figures,
+    ServiceProcess,
+    produce_many,
+    requests_for,
+    service_env,
+    tally,
+    upload_objects,
+    wait_until,
+)
+from tests.support.servers import S3Endpoint
+from tests.support.stack import Topics, consume, fresh_topics
+
+from vl2ingest_events import ExtractionRequested, ImageRef, encode
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
+
+
+def _request(request_id: str, uri: str, **extra: Any) -> bytes:
+    return encode(ExtractionRequested(request_id=request_id, images=(ImageRef(uri=uri),), **extra))
+
+
+def poison_corpus(s3_client: Any, bucket: str) -> dict[str, tuple[bytes, str]]:
+    """request key -> (record value, expected error code)."""
+    rng = random.Random(20261128)  # seeded garbage, reproducible
+    jpeg = io.BytesIO()
+    Image.new("RGB", (300, 200), (9, 99, 199)).save(jpeg, format="JPEG")
+    png = io.BytesIO()
+    Image.new("RGB", (300, 200), (9, 99, 199)).save(png, format="PNG")
+    bomb = io.BytesIO()
+    Image.new("1", (12_000, 12_000)).save(bomb, format="PNG")  # 144 Mpx, a few KB
+    objects = {
+        "zero.png": b"",
+        "corrupt.jpg": jpeg.getvalue()[: len(jpeg.getvalue()) // 3],
+        "corrupt.png": png.getvalue()[:80],
+        "bomb.png": bomb.getvalue(),
+        "huge.bin": b"\0" * (51 * 1024 * 1024),
+        "text-named.jpg": b"this is a text file with a .jpg name",
+    }
+    for key, body in objects.items():
+        s3_client.put_object(Bucket=bucket, Key=f"poison/{key}", Body=body)
+    corpus: dict[str, tuple[bytes, str]] = {}
+    for i in range(30):
+        corpus[f"garbage-{i}"] = (rng.randbytes(rng.randint(0, 400)), "invalid_request")
+    valid = _request("x", f"s3://{bucket}/img/00.png")
+    corpus["truncated-json"] = (valid[: len(valid) // 2], "invalid_request")
+    corpus["wrong-types"] = (
+        b'{"type":"extraction.requested","request_id":5,"images":"s3://x/y"}',
+        "invalid_request",
+    )
+    corpus["huge-string"] = (
+        msgspec.json.encode(
+            {
+                "type": "extraction.requested",
+                "request_id": "h" * 200_000,
+                "images": [{"uri": f"s3://{bucket}/img/00.png"}],
+            }
+        ),
+        "invalid_request",
+    )
+    corpus["file-uri"] = (
+        _request("file-uri", "s3://x/y").replace(b"s3://x/y", b"file:///etc/passwd"),
+        "invalid_request",
+    )
+    corpus["http-uri"] = (
+        _request("http-uri", "s3://x/y").replace(b"s3://x/y", b"http://127.0.0.1/a"),
+        "invalid_request",
+    )
+    corpus["forbidden-bucket"] = (
+        _request("forbidden-bucket", "s3://not-ours/a.png"),
+        "bucket_not_allowed",
+    )
+    corpus["dot-segments"] = (_request("dot-segments", f"s3://{bucket}/a/../../etc"), "invalid_uri")
+    corpus["missing"] = (_request("missing", f"s3://{bucket}/poison/nope.png"), "object_not_found")
+    expected_for_object = {
+        "zero.png": "image_undecodable",
+        "corrupt.jpg": "image_undecodable",
+        "corrupt.png": "image_undecodable",
+        "bomb.png": "image_too_many_pixels",
+        "huge.bin": "object_too_large",
+        "text-named.jpg": "image_undecodable",
+    }
+    for key, code in expected_for_object.items():
+        corpus[key] = (_request(key, f"s3://{bucket}/poison/{key}"), code)
+    return corpus
+
+
+async def _run_until_done(
+    env: dict[str, str], log: Path, kafka: str, topics: Topics, expected: int
+) -> tuple[Any, float, int]:
+    service = ServiceProcess(env, log)
+    async with tally(kafka, topics.results) as seen:
+        started = time.monotonic()
+        service.start()
+        try:
+            await wait_until(
+                lambda: len(seen.events) >= expected, timeout_s=240, what=f"{expected} outcomes"
+            )
+            elapsed = time.monotonic() - started
+            alive = service.process is not None and service.process.poll() is None
+            assert alive, "the service died"
+            code = service.terminate()
+        finally:
+            service.stop_quietly()
+    return seen, elapsed, code
+
+
+async def test_poison_corpus_is_classified_and_good_traffic_flows(
+    kafka: str,
+    s3: S3Endpoint,
+    s3_client: Any,
+    bucket: str,
+    topics: Topics,
+    figures: list[Figures],
+    tmp_path: Path,
+) -> None:
+    """Garbage, truncated JSON, wrong types, huge strings, foreign buckets, file:// and http://
+    URIs, empty, corrupt, bomb and 50 MB objects each yield their classified failure and a DLQ
+    record, interleaved good requests all complete, and the process never dies."""
+    uris = upload_objects(s3_client, bucket)
+    corpus = poison_corpus(s3_client, bucket)
+    good = requests_for(uris, 2000)
+    async with fresh_topics(kafka) as clean:  # the same good traffic without poison
+        await produce_many(kafka, clean.requests, good)
+        baseline, _, _ = await _run_until_done(
+            service_env(kafka, s3, clean, bucket), tmp_path / "clean.log", kafka, clean, len(good)
+        )
+    records: list[tuple[bytes, bytes]] = []
+    poison = [(key.encode(), value) for key, (value, _) in corpus.items()]
+    for i, record in enumerate(good):
+        records.append(record)
+        if i % 45 == 0 and poison:
+            records.append(poison.pop())
+    records.extend(poison)
+    await produce_many(kafka, topics.requests, records)
+    env = service_env(kafka, s3, topics, bucket)
+    seen, _, code = await _run_until_done(
+        env, tmp_path / "svc.log", kafka, topics, len(good) + len(corpus)
+    )
+    dead = await consume(kafka, topics.dlq, len(corpus), timeout_s=60)
+    assert code == 0
+    assert {k: seen.failed_codes.get(k) for k in corpus} == {k: c for k, (_, c) in corpus.items()}
+    assert all(f"r-{i:05d}" in seen.events for i in range(len(good)))
+    assert not any(k.startswith("r-") for k in seen.failed_codes)
+    assert len(dead) == len(corpus)
+    assert all(d.headers["vl2ingest-dlq-error-code"] for d in dead)
+    # Good traffic keeps its pace: results/s with poison mixed in vs the clean run (a generous
+    # bound, since this 2-core machine is shared; the figure itself goes into the report).
+    ratio = seen.good_rate / baseline.good_rate
+    assert ratio > 0.5
+    figures.append(
+        Figures(
+            scenario="poison corpus mixed into good traffic",
+            requests=len(records),
+            lost=len(records) - len(seen.events),
+            duplicates=seen.duplicates,
+            details={
+                "poison records": str(len(corpus)),
+                "DLQ records": str(len(dead)),
+                "good completed": str(len(good)),
+                "results/s clean": f"{baseline.good_rate:.0f}",
+                "results/s with poison": f"{seen.good_rate:.0f}",
+                "ratio": f"{ratio:.2f}",
+                "process died": "no",
+            },
+        )
+    )
+
+
+async def test_s3_outage_of_20_s_is_retried_not_dead_lettered(
+    kafka: str,
+    s3: S3Endpoint,
+    s3_client: Any,
+    bucket: str,
+    topics: Topics,
+    figures: list[Figures],
+    tmp_path: Path,
+) -> None:
+    """With the S3 server stopped for 20 s mid-stream, every request still completes: transient
+    failures are retried with back-off, none is dead-lettered."""
+    stack = DevStack()
+    uris = upload_objects(s3_client, bucket)
+    n = 800
+    await produce_many(kafka, topics.requests, requests_for(uris, n))
+    env = {
+        **service_env(kafka, s3, topics, bucket),
+        "VL2INGEST_TEST_ENGINE_BATCH_S": "0.05",
+        "VL2INGEST_S3__CONNECT_TIMEOUT_S": "1",
+        "VL2INGEST_S3__MAX_ATTEMPTS": "1",
+    }
+    service = ServiceProcess(env, tmp_path / "svc.log")
+    async with tally(kafka, topics.results) as seen:
+        service.start()
+        try:
+            await wait_until(
+                lambda: len(seen.events) >= n // 5,
+                timeout_s=180,
+                what="a fifth of the results before the outage",
+            )
+            stack.stop_s3()
+            outage_started = time.monotonic()
+            at_outage = len(seen.events)
+            await asyncio.sleep(20)
+            stack.start()
+            outage_s = time.monotonic() - outage_started
+            await wait_until(
+                lambda: len(seen.events) >= n,
+                timeout_s=240,
+                what="an outcome for every request after the outage",
+            )
+            assert service.terminate() == 0
+        finally:
+            service.stop_quietly()
+            stack.start()
+    figures.append(
+        Figures(
+            scenario="S3 server stopped for 20 s",
+            requests=n,
+            lost=n - len(seen.events),
+            duplicates=seen.duplicates,
+            details={
+                "outage": f"{outage_s:.1f} s",
+                "outcomes before outage": str(at_outage),
+                "dead-lettered": str(len(seen.failed_codes)),
+            },
+        )
+    )
+    assert seen.failed_codes == {}
+    assert len(seen.events) == n
+
+
+async def test_broker_restart_mid_stream_loses_nothing(
+    kafka: str,
+    s3: S3Endpoint,
+    s3_client: Any,
+    bucket: str,
+    topics: Topics,
+    figures: list[Figures],
+    tmp_path: Path,
+) -> None:
+    """Kafka itself is killed and restarted mid-stream; the service rides it out (or is
+    restarted, as Kubernetes would, if it exits): every request gets an outcome."""
+    stack = DevStack()
+    uris = upload_objects(s3_client, bucket)
+    n = 800
+    await produce_many(kafka, topics.requests, requests_for(uris, n))
+    env = {**service_env(kafka, s3, topics, bucket), "VL2INGEST_TEST_ENGINE_BATCH_S": "0.05"}
+    service = ServiceProcess(env, tmp_path / "svc.log")
+    restarts = 0
+    async with tally(kafka, topics.results) as seen:
+        service.start()
+        try:
+            await wait_until(
+                lambda: len(seen.events) >= n // 5,
+                timeout_s=180,
+                what="a fifth of the results before the broker restart",
+            )
+            stack.stop_kafka()
+            stopped = time.monotonic()
+            await asyncio.sleep(3)
+            stack.start()
+            broker_down_s = time.monotonic() - stopped
+            deadline = time.monotonic() + 300
+            while len(seen.events) < n:
+                assert time.monotonic() < deadline, "timed out waiting for every outcome"
+                if service.process is not None and service.process.poll() is not None:
+                    restarts += 1  # what Kubernetes would do
+                    service.start()
+                await asyncio.sleep(0.2)
+            assert service.terminate() == 0
+        finally:
+            service.stop_quietly()
+            stack.start()
+    figures.append(
+        Figures(
+            scenario="Kafka broker killed and restarted",
+            requests=n,
+            lost=n - len(seen.events),
+            duplicates=seen.duplicates,
+            details={
+                "broker down": f"{broker_down_s:.1f} s",
+                "service restarts": str(restarts),
+                "dead-lettered": str(len(seen.failed_codes)),
+            },
+        )
+    )
+    assert seen.failed_codes == {}
+    assert len(seen.events) == n
