@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from opentelemetry.trace import Tracer
 from tests.support.fakes import (
     FAKE_INFO,
     VL2_INFO,
@@ -27,7 +28,9 @@ BUCKET = "inbox"
 
 
 class Harness:
-    def __init__(self, info: EngineInfo = FAKE_INFO, **settings: object) -> None:
+    def __init__(
+        self, info: EngineInfo = FAKE_INFO, tracer: Tracer | None = None, **settings: object
+    ) -> None:
         self.clock = FakeClock()
         self.store = MemoryStore()
         self.sink = RecordingSink()
@@ -43,6 +46,7 @@ class Harness:
             allowed_buckets=[BUCKET],
             default_max_new_tokens=64,
             clock=self.clock,
+            tracer=tracer,
         )
 
     async def handle(self, value: bytes, **kwargs: object) -> None:
@@ -267,3 +271,31 @@ async def test_locate_without_ref_is_an_invalid_request() -> None:
     await h.handle(request(f"s3://{BUCKET}/a.png", task="locate"))
     assert [f.error.code for f in h.sink.failed] == ["invalid_request"]
     assert h.store.gets == []
+
+
+async def test_trace_continues_from_the_producer_into_the_result() -> None:
+    """The process span joins the producer's trace; the event and its headers carry it on, and
+    the inference span names the backend that really ran."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    h = Harness(tracer=provider.get_tracer("test"))
+    uri = h.store.put(BUCKET, "a.png", png_bytes(20, 20))
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    traceparent = f"00-{trace_id}-b7ad6b7169203331-01".encode()
+    await h.handle(request(uri), headers=(("traceparent", traceparent),))
+    (event,) = h.sink.completed
+    assert event.trace_id == trace_id
+    headers = dict(h.sink.results[0][1])
+    assert headers["traceparent"].decode().split("-")[1] == trace_id
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert spans["process vl2ingest.requests"].context.trace_id == int(trace_id, 16)
+    infer = next(s for name, s in spans.items() if name.startswith("extract"))
+    assert infer.attributes is not None
+    assert infer.attributes["vl2ingest.engine.backend"] == "fake"

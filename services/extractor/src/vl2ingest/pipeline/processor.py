@@ -81,6 +81,7 @@ class Processor:
         default_max_new_tokens: int,
         clock: Clock,
         rng: random.Random | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._store = store
         self._preparer = preparer
@@ -93,7 +94,7 @@ class Processor:
         self._default_max_new_tokens = default_max_new_tokens
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311  # jitter, not cryptography
-        self._tracer = trace.get_tracer("vl2ingest.pipeline")
+        self._tracer = tracer or trace.get_tracer("vl2ingest.pipeline")
 
     async def handle(self, message: InboundMessage) -> None:
         """Process one record; return once every outcome has been acknowledged."""
@@ -260,6 +261,8 @@ class Processor:
             attributes={
                 "gen_ai.operation.name": _operation(request.task),
                 "gen_ai.request.model": self._info.name,
+                "gen_ai.provider.name": self._info.engine,
+                "vl2ingest.engine.backend": self._info.backend,
                 "gen_ai.request.max_tokens": engine_request.max_new_tokens,
             },
         ):
