@@ -25,7 +25,9 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 REQUESTS = 2000
 
 
+@pytest.mark.parametrize("delivery", ["at_least_once", "exactly_once"])
 async def test_sigkill_mid_stream_loses_nothing(
+    delivery: str,
     kafka: str,
     s3: S3Endpoint,
     s3_client: Any,
@@ -35,10 +37,12 @@ async def test_sigkill_mid_stream_loses_nothing(
     tmp_path: Path,
 ) -> None:
     """SIGKILL the service after a third of 2,000 requests, restart it: every request has an
-    outcome, duplicates are only redeliveries and carry the same event_id."""
+    outcome; at-least-once duplicates are only redeliveries with the same event_id, and
+    exactly-once shows one committed result per request to a read_committed consumer."""
     uris = upload_objects(s3_client, bucket)
     await produce_many(kafka, topics.requests, requests_for(uris, REQUESTS))
-    service = ServiceProcess(service_env(kafka, s3, topics, bucket), tmp_path / "service.log")
+    env = {**service_env(kafka, s3, topics, bucket), "VL2INGEST_DELIVERY": delivery}
+    service = ServiceProcess(env, tmp_path / "service.log")
     async with tally(kafka, topics.results) as seen:
         service.start()
         try:
@@ -68,7 +72,7 @@ async def test_sigkill_mid_stream_loses_nothing(
     lost = REQUESTS - len(seen.events)
     figures.append(
         Figures(
-            scenario="SIGKILL mid-stream, at-least-once",
+            scenario=f"SIGKILL mid-stream, {delivery.replace('_', '-')}",
             requests=REQUESTS,
             lost=lost,
             duplicates=seen.duplicates,
@@ -83,6 +87,8 @@ async def test_sigkill_mid_stream_loses_nothing(
     assert lost == 0
     assert seen.failed_codes == {}
     assert seen.consistent_event_ids()
+    if delivery == "exactly_once":
+        assert seen.duplicates == 0
 
 
 async def test_sigterm_under_load_drains_commits_and_exits_0(
@@ -143,7 +149,9 @@ async def test_sigterm_under_load_drains_commits_and_exits_0(
     assert len(seen.events) == n
 
 
+@pytest.mark.parametrize("delivery", ["at_least_once", "exactly_once"])
 async def test_group_scale_out_and_in_loses_nothing(
+    delivery: str,
     kafka: str,
     s3: S3Endpoint,
     s3_client: Any,
@@ -157,7 +165,11 @@ async def test_group_scale_out_and_in_loses_nothing(
     uris = upload_objects(s3_client, bucket)
     n = 1500
     await produce_many(kafka, topics.requests, requests_for(uris, n))
-    env = {**service_env(kafka, s3, topics, bucket), "VL2INGEST_TEST_ENGINE_BATCH_S": "0.03"}
+    env = {
+        **service_env(kafka, s3, topics, bucket),
+        "VL2INGEST_TEST_ENGINE_BATCH_S": "0.03",
+        "VL2INGEST_DELIVERY": delivery,
+    }
     pods = [ServiceProcess(env, tmp_path / f"pod{i}.log") for i in range(3)]
     async with tally(kafka, topics.results) as seen:
         try:
@@ -180,7 +192,7 @@ async def test_group_scale_out_and_in_loses_nothing(
                 pod.stop_quietly()
     figures.append(
         Figures(
-            scenario="group: 2 instances, a 3rd joins, one leaves",
+            scenario=f"group: 2 instances, a 3rd joins, one leaves, {delivery.replace('_', '-')}",
             requests=n,
             lost=n - len(seen.events),
             duplicates=seen.duplicates,
@@ -196,3 +208,5 @@ async def test_group_scale_out_and_in_loses_nothing(
     assert seen.consistent_event_ids()
     assert left_code == 0
     assert codes == [0, 0]
+    if delivery == "exactly_once":
+        assert seen.duplicates == 0

@@ -136,7 +136,13 @@ class RecordingSink:
     results: list[tuple[ResultEvent, list[tuple[str, bytes]]]] = field(default_factory=list)
     dlq: list[tuple[InboundMessage, list[tuple[str, bytes]]]] = field(default_factory=list)
 
-    async def publish(self, event: ResultEvent, *, headers: Sequence[tuple[str, bytes]]) -> None:
+    async def publish(
+        self,
+        event: ResultEvent,
+        *,
+        headers: Sequence[tuple[str, bytes]],
+        source: InboundMessage,
+    ) -> None:
         self.results.append((event, list(headers)))
 
     async def dead_letter(

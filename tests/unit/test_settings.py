@@ -38,7 +38,7 @@ def test_nested_variables_are_typed_and_lists_split() -> None:
         ({"VL2INGEST_ENGINE__NAME": "gpt"}, "VL2INGEST_ENGINE__NAME"),
         ({"VL2INGEST_S3__ALLOWED_BUCKETS": ""}, "VL2INGEST_S3__ALLOWED_BUCKETS"),
         ({"VL2INGEST_KAFKA__SECURITY_PROTOCOL": "SASL_SSL"}, "VL2INGEST_KAFKA__SASL_MECHANISM"),
-        ({"VL2INGEST_DELIVERY": "exactly_once"}, "VL2INGEST_DELIVERY"),
+        ({"VL2INGEST_DELIVERY": "exactly-once"}, "VL2INGEST_DELIVERY"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:

@@ -19,9 +19,10 @@ from vl2ingest.health import HealthServer
 from vl2ingest.imaging.preparer import ImagePreparer
 from vl2ingest.kafka.sink import KafkaResultSink
 from vl2ingest.kafka.source import KafkaSource
+from vl2ingest.kafka.transactions import TransactionalOutbox
 from vl2ingest.pipeline.batcher import MicroBatcher
 from vl2ingest.pipeline.clock import SystemClock
-from vl2ingest.pipeline.ports import Clock, Engine
+from vl2ingest.pipeline.ports import Clock, Committer, Engine, ResultSink
 from vl2ingest.pipeline.processor import Processor
 from vl2ingest.pipeline.runner import Runner
 from vl2ingest.settings import EngineSettings, Settings
@@ -78,8 +79,17 @@ class Service:
             )
             store = await stack.enter_async_context(S3ObjectStore(settings.s3))
             preparer = await stack.enter_async_context(ImagePreparer(settings.imaging))
-            source = await stack.enter_async_context(KafkaSource(settings.kafka))
-            sink = await stack.enter_async_context(KafkaResultSink(settings.kafka))
+            sink: ResultSink
+            committer: Committer | None = None
+            if settings.delivery == "exactly_once":
+                outbox = await stack.enter_async_context(TransactionalOutbox(settings.kafka))
+                source = await stack.enter_async_context(
+                    KafkaSource(settings.kafka, ownership=outbox)
+                )
+                sink, committer = outbox, outbox
+            else:
+                source = await stack.enter_async_context(KafkaSource(settings.kafka))
+                sink = await stack.enter_async_context(KafkaResultSink(settings.kafka))
             batcher = MicroBatcher(
                 engine,
                 max_batch_images=settings.pipeline.max_batch_images,
@@ -105,6 +115,7 @@ class Service:
                 settings=settings.pipeline,
                 commit_interval_ms=settings.kafka.commit_interval_ms,
                 clock=self._clock,
+                committer=committer,
             )
             self._runner = runner
             health = await stack.enter_async_context(

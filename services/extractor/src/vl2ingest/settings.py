@@ -68,6 +68,8 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     max_poll_interval_ms: PositiveInt = 300_000
     commit_interval_ms: PositiveInt = 500
     request_timeout_ms: PositiveInt = 30_000
+    transactional_id_prefix: str = "vl2ingest"
+    """Exactly-once: producers are ``<prefix>.<group>.<topic>.<partition>``; keep it stable."""
 
 
 class S3Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -192,10 +194,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         if self.engine.name == "lmdeploy" and not self.engine.model_path:
             raise ConfigError(
                 "VL2INGEST_ENGINE__MODEL_PATH is required when VL2INGEST_ENGINE__NAME=lmdeploy"
-            )
-        if self.delivery == "exactly_once":
-            raise ConfigError(
-                "VL2INGEST_DELIVERY=exactly_once is not available yet; use at_least_once"
             )
 
 

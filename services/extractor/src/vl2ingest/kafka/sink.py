@@ -41,7 +41,13 @@ class KafkaResultSink(AsyncResource):
         self._started = False
         await self.producer.stop()  # flushes what is pending
 
-    async def publish(self, event: ResultEvent, *, headers: Sequence[tuple[str, bytes]]) -> None:
+    async def publish(
+        self,
+        event: ResultEvent,
+        *,
+        headers: Sequence[tuple[str, bytes]],
+        source: InboundMessage,
+    ) -> None:
         await self._send(
             self._settings.results_topic, event.request_id.encode(), encode(event), headers
         )

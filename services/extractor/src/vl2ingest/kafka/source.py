@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -27,21 +27,40 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped bas
         tps = {(tp.topic, tp.partition) for tp in revoked}
         log.info("partitions revoked", partitions=sorted(tps))
         if tps and self._source.revoke_callback is not None:
-            await self._source.revoke_callback(tps)
+            await self._source.revoke_callback(tps)  # drain and commit first
+        if tps and self._source.ownership is not None:
+            await self._source.ownership.revoked(tps)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        log.info(
-            "partitions assigned", partitions=sorted((tp.topic, tp.partition) for tp in assigned)
-        )
+        tps = {(tp.topic, tp.partition) for tp in assigned}
+        log.info("partitions assigned", partitions=sorted(tps))
         if self._source.paused and assigned:
             # A paused consumer stays paused across a rebalance: new partitions start paused too.
             self._source.consumer.pause(*assigned)
+        if tps and self._source.ownership is not None:
+            # Exactly-once: start (and thereby fence) each new partition's producer.
+            await self._source.ownership.assigned(tps)
+
+
+class PartitionOwnership(Protocol):
+    """Told when partitions arrive and leave (the exactly-once outbox keeps a producer each)."""
+
+    async def assigned(self, tps: set[tuple[str, int]]) -> None: ...
+
+    async def revoked(self, tps: set[tuple[str, int]]) -> None: ...
 
 
 class KafkaSource(AsyncResource):
     """Owns one ``AIOKafkaConsumer``: manual commits, pause/resume, rebalance callbacks."""
 
-    def __init__(self, settings: KafkaSettings, *, isolation_level: str = "read_committed") -> None:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        isolation_level: str = "read_committed",
+        ownership: PartitionOwnership | None = None,
+    ) -> None:
+        self.ownership = ownership
         self._settings = settings
         self.consumer = AIOKafkaConsumer(
             group_id=settings.group_id,

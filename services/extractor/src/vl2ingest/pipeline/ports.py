@@ -55,8 +55,18 @@ class Preparer(Protocol):
 
 
 class ResultSink(Protocol):
-    async def publish(self, event: ResultEvent, *, headers: Sequence[tuple[str, bytes]]) -> None:
-        """Publish a result and return once the broker acknowledged it."""
+    async def publish(
+        self,
+        event: ResultEvent,
+        *,
+        headers: Sequence[tuple[str, bytes]],
+        source: InboundMessage,
+    ) -> None:
+        """Publish the result of a request read from ``source``.
+
+        At-least-once: returns once the broker acknowledged it. Exactly-once: returns once it is
+        staged in the transaction that will also commit ``source``'s offset.
+        """
         ...
 
     async def dead_letter(
@@ -79,6 +89,12 @@ class MessageSource(Protocol):
 
     @property
     def assigned(self) -> bool: ...
+
+
+class Committer(Protocol):
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Make ``offsets`` (next offset to read, per partition) durable for the group."""
+        ...
 
 
 class Clock(Protocol):

@@ -226,7 +226,7 @@ class Processor:
                 span.set_attribute("gen_ai.usage.input_tokens", output.input_tokens)
             headers = events.result_headers(event)
             tracecontext.inject(headers)
-            await self._sink.publish(event, headers=headers)
+            await self._sink.publish(event, headers=headers, source=message)
             bound.debug("request completed", total_ms=timings.total, images=len(extraction.images))
 
     async def _extract(self, request: ExtractionRequested) -> _Extraction:
@@ -327,7 +327,7 @@ class Processor:
         )
         headers = events.result_headers(event)
         tracecontext.inject(headers)
-        await self._sink.publish(event, headers=headers)
+        await self._sink.publish(event, headers=headers, source=message)
         await self._sink.dead_letter(
             message,
             headers=events.dlq_headers(

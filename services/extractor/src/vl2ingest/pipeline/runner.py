@@ -12,11 +12,11 @@ import contextlib
 
 import structlog
 
-from vl2ingest.errors import VL2IngestError
+from vl2ingest.errors import Disposition, VL2IngestError
 from vl2ingest.pipeline.batcher import MicroBatcher
 from vl2ingest.pipeline.models import InboundMessage, TopicPartition
 from vl2ingest.pipeline.offsets import OffsetTracker
-from vl2ingest.pipeline.ports import Clock, MessageSource
+from vl2ingest.pipeline.ports import Clock, Committer, MessageSource
 from vl2ingest.pipeline.processor import Processor
 from vl2ingest.settings import PipelineSettings
 
@@ -35,8 +35,10 @@ class Runner:
         settings: PipelineSettings,
         commit_interval_ms: int,
         clock: Clock,
+        committer: Committer | None = None,
     ) -> None:
         self._source = source
+        self._committer: Committer = committer or source
         self._processor = processor
         self._batcher = batcher
         self._settings = settings
@@ -147,8 +149,10 @@ class Runner:
             if not offsets:
                 return
             try:
-                await self._source.commit(offsets)
+                await self._committer.commit(offsets)
             except VL2IngestError as exc:
+                if exc.disposition is Disposition.FATAL:
+                    raise
                 log.warning("commit failed; will retry", error=str(exc), error_code=exc.code)
                 return
             self._tracker.mark_committed(offsets)
