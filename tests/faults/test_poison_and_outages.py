@@ -301,3 +301,72 @@ async def test_broker_restart_mid_stream_loses_nothing(
     )
     assert seen.failed_codes == {}
     assert len(seen.events) == n
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc status")
+
+
+async def test_large_images_keep_memory_bounded(
+    kafka: str,
+    s3: S3Endpoint,
+    s3_client: Any,
+    bucket: str,
+    topics: Topics,
+    figures: list[Figures],
+    tmp_path: Path,
+) -> None:
+    """Thirty requests for a ~45 MB image, with 16 parallel fetches allowed: the fetch byte
+    budget (96 MiB) holds downloads back, so the process's peak memory stays bounded (the same
+    run with an unlimited budget peaked at 1637 MiB on the 2-core dev machine)."""
+    side = 3900  # 3900x3900 RGB noise: ~45 MB as an uncompressed PNG, 15.2 Mpx
+    rng = random.Random(7)  # reproducible noise, not cryptography
+    noise = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, format="PNG", compress_level=0)
+    size_mib = len(buffer.getvalue()) / 2**20
+    s3_client.put_object(Bucket=bucket, Key="big/noise.png", Body=buffer.getvalue())
+    del noise, buffer
+    n = 30
+    records = [
+        (f"big-{i}".encode(), _request(f"big-{i}", f"s3://{bucket}/big/noise.png"))
+        for i in range(n)
+    ]
+    await produce_many(kafka, topics.requests, records)
+    env = {
+        **service_env(kafka, s3, topics, bucket),
+        "VL2INGEST_PIPELINE__MAX_FETCHED_BYTES": str(96 * 2**20),
+        "VL2INGEST_S3__FETCH_CONCURRENCY": "16",
+    }
+    service = ServiceProcess(env, tmp_path / "svc.log")
+    async with tally(kafka, topics.results) as seen:
+        service.start()
+        try:
+            await wait_until(
+                lambda: len(seen.events) >= n, timeout_s=240, what="an outcome for every request"
+            )
+            assert service.process is not None
+            peak_mib = _peak_rss_mib(service.process.pid)
+            assert service.terminate() == 0
+        finally:
+            service.stop_quietly()
+    figures.append(
+        Figures(
+            scenario="30 requests for a 45 MB image, 16 parallel fetches",
+            requests=n,
+            lost=n - len(seen.events),
+            duplicates=seen.duplicates,
+            details={
+                "object": f"{size_mib:.0f} MiB",
+                "fetch budget": "96 MiB",
+                "peak RSS": f"{peak_mib:.0f} MiB",
+                "failed": str(len(seen.failed_codes)),
+            },
+        )
+    )
+    assert seen.failed_codes == {}
+    # Unbounded, 16 parallel 45 MB downloads alone would hold ~720 MB.
+    assert peak_mib < 600

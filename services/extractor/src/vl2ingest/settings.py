@@ -135,6 +135,9 @@ class PipelineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     linger_ms: Annotated[int, msgspec.Meta(ge=0)] = 5
     max_in_flight_messages: PositiveInt = 256
     max_in_flight_bytes: PositiveInt = 512 * _MIB
+    """Bound on the Kafka records in flight (their bytes)."""
+    max_fetched_bytes: PositiveInt = 256 * _MIB
+    """Bound on raw object bytes held between download and decode; downloads wait for room."""
     max_attempts: PositiveInt = 10
     """Attempts for a transient failure before the request is dead-lettered as retryable.
     With the defaults the back-off spans roughly 28 to 55 s: a short outage of S3 or of the

@@ -53,6 +53,8 @@ class FetchedObject:
     location: S3Location
     data: bytes
     fetch_ms: float = 0.0
+    reserved: int = 0
+    """Bytes reserved in the fetch budget for this object; released after preparation."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from vl2ingest.errors import (
 )
 from vl2ingest.pipeline import events, tracecontext
 from vl2ingest.pipeline.batcher import MicroBatcher
+from vl2ingest.pipeline.budget import ByteBudget
 from vl2ingest.pipeline.models import (
     EngineInfo,
     EngineOutput,
@@ -82,7 +83,9 @@ class Processor:
         clock: Clock,
         rng: random.Random | None = None,
         tracer: trace.Tracer | None = None,
+        budget: ByteBudget | None = None,
     ) -> None:
+        self._budget = budget
         self._store = store
         self._preparer = preparer
         self._batcher = batcher
@@ -245,8 +248,13 @@ class Processor:
         with self._tracer.start_as_current_span("s3 get", kind=trace.SpanKind.CLIENT):
             objects = await _gather_fetches([self._store.get(loc) for loc in locations])
         fetched = self._clock.monotonic()
-        with self._tracer.start_as_current_span("prepare"):
-            images = await self._preparer.prepare(objects, engine=self._info)
+        try:
+            with self._tracer.start_as_current_span("prepare"):
+                images = await self._preparer.prepare(objects, engine=self._info)
+        finally:
+            # The raw bytes are no longer needed: decoded, reduced pixels carry on.
+            if self._budget is not None:
+                await self._budget.release(sum(obj.reserved for obj in objects))
         prepared = self._clock.monotonic()
 
         engine_request = EngineRequest(

@@ -28,6 +28,7 @@ from vl2ingest.errors import (
     VL2IngestError,
 )
 from vl2ingest.lifecycle import AsyncResource
+from vl2ingest.pipeline.budget import ByteBudget
 from vl2ingest.pipeline.models import FetchedObject, S3Location
 from vl2ingest.settings import S3Settings
 
@@ -68,8 +69,9 @@ def make_client(settings: S3Settings) -> S3Client:
 
 
 class S3ObjectStore(AsyncResource):
-    def __init__(self, settings: S3Settings) -> None:
+    def __init__(self, settings: S3Settings, *, budget: ByteBudget | None = None) -> None:
         self._settings = settings
+        self._budget = budget
         self._client: S3Client | None = None
         self._executor: ThreadPoolExecutor | None = None
 
@@ -93,43 +95,69 @@ class S3ObjectStore(AsyncResource):
         if self._client is None or self._executor is None:
             raise RuntimeError("S3ObjectStore is not started")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._get_sync, self._client, location)
+        return await loop.run_in_executor(
+            self._executor, self._get_sync, self._client, location, loop
+        )
 
-    def _get_sync(self, client: S3Client, location: S3Location) -> FetchedObject:
+    def _reserve(self, size: int, loop: asyncio.AbstractEventLoop) -> int:
+        """Block this worker thread until the budget admits ``size`` bytes (0: no budget)."""
+        if self._budget is None or size <= 0:
+            return 0
+        asyncio.run_coroutine_threadsafe(self._budget.acquire(size), loop).result()
+        return size
+
+    def _unreserve(self, size: int, loop: asyncio.AbstractEventLoop) -> None:
+        if self._budget is not None and size:
+            asyncio.run_coroutine_threadsafe(self._budget.release(size), loop).result()
+
+    def _get_sync(
+        self, client: S3Client, location: S3Location, loop: asyncio.AbstractEventLoop
+    ) -> FetchedObject:
         started = time.monotonic()
         limit = self._settings.max_object_bytes
         kwargs: dict[str, Any] = {"Bucket": location.bucket, "Key": location.key}
         if location.version_id:
             kwargs["VersionId"] = location.version_id
+        reserved = 0
         try:
-            response = client.get_object(**kwargs)
-            length = int(response.get("ContentLength", 0))
-            body = response["Body"]
             try:
-                if length > limit:
-                    raise ObjectTooLarge(f"{location.uri} is {length} bytes; the limit is {limit}")
-                data = body.read(limit + 1)
-            finally:
-                body.close()
-        except VL2IngestError:
+                response = client.get_object(**kwargs)
+                length = int(response.get("ContentLength", 0))
+                body = response["Body"]
+                try:
+                    if length > limit:
+                        raise ObjectTooLarge(
+                            f"{location.uri} is {length} bytes; the limit is {limit}"
+                        )
+                    reserved = self._reserve(length, loop)  # before the body is read
+                    data = body.read(limit + 1)
+                finally:
+                    body.close()
+            except VL2IngestError:
+                raise
+            except botocore.exceptions.ClientError as exc:
+                raise _translate_client_error(exc, location) from exc
+            except botocore.exceptions.NoCredentialsError as exc:
+                raise ConfigError(f"no S3 credentials available: {exc}") from exc
+            except (botocore.exceptions.BotoCoreError, ConnectionError, TimeoutError) as exc:
+                raise StorageUnavailable(f"S3 GET {location.uri} failed: {exc}") from exc
+            _verify(data, location, limit)
+        except BaseException:
+            self._unreserve(reserved, loop)
             raise
-        except botocore.exceptions.ClientError as exc:
-            raise _translate_client_error(exc, location) from exc
-        except botocore.exceptions.NoCredentialsError as exc:
-            raise ConfigError(f"no S3 credentials available: {exc}") from exc
-        except (
-            botocore.exceptions.BotoCoreError,
-            ConnectionError,
-            TimeoutError,
-        ) as exc:
-            raise StorageUnavailable(f"S3 GET {location.uri} failed: {exc}") from exc
-        if len(data) > limit:
-            raise ObjectTooLarge(f"{location.uri} exceeds the {limit}-byte limit")
-        if location.sha256 and hashlib.sha256(data).hexdigest() != location.sha256:
-            raise ChecksumMismatch(f"{location.uri}: SHA-256 does not match the request")
         return FetchedObject(
-            location=location, data=data, fetch_ms=(time.monotonic() - started) * 1000
+            location=location,
+            data=data,
+            fetch_ms=(time.monotonic() - started) * 1000,
+            reserved=reserved,
         )
+
+
+def _verify(data: bytes, location: S3Location, limit: int) -> None:
+    if len(data) > limit:
+        raise ObjectTooLarge(f"{location.uri} exceeds the {limit}-byte limit")
+    if location.sha256 and hashlib.sha256(data).hexdigest() != location.sha256:
+        raise ChecksumMismatch(f"{location.uri}: SHA-256 does not match the request")
 
 
 def _translate_client_error(
