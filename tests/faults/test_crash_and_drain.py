@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -210,3 +212,56 @@ async def test_group_scale_out_and_in_loses_nothing(
     assert codes == [0, 0]
     if delivery == "exactly_once":
         assert seen.duplicates == 0
+
+
+async def test_second_signal_stops_at_once_and_loses_nothing(
+    kafka: str,
+    s3: S3Endpoint,
+    s3_client: Any,
+    bucket: str,
+    topics: Topics,
+    figures: list[Figures],
+    tmp_path: Path,
+) -> None:
+    """A second SIGTERM during a slow drain exits at once (code 130) without committing what
+    is unfinished; a restart then completes every request."""
+    uris = upload_objects(s3_client, bucket)
+    n = 300
+    await produce_many(kafka, topics.requests, requests_for(uris, n))
+    env = {
+        **service_env(kafka, s3, topics, bucket),
+        "VL2INGEST_TEST_ENGINE_BATCH_S": "1.0",  # a slow engine: the drain would take long
+        "VL2INGEST_PIPELINE__DRAIN_TIMEOUT_S": "60",
+    }
+    service = ServiceProcess(env, tmp_path / "service.log")
+    async with tally(kafka, topics.results) as seen:
+        service.start()
+        try:
+            await wait_until(lambda: seen.count >= 16, timeout_s=120, what="the first results")
+            assert service.process is not None
+            started = time.monotonic()
+            service.process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            service.process.send_signal(signal.SIGTERM)
+            code = service.process.wait(timeout=30)
+            stop_s = time.monotonic() - started
+            service.start()
+            await wait_until(
+                lambda: len(seen.events) >= n, timeout_s=300, what="every outcome after restart"
+            )
+            assert service.terminate(timeout_s=120) == 0
+        finally:
+            service.stop_quietly()
+    figures.append(
+        Figures(
+            scenario="second SIGTERM during a slow drain",
+            requests=n,
+            lost=n - len(seen.events),
+            duplicates=seen.duplicates,
+            details={"exit code": str(code), "stopped after": f"{stop_s:.1f} s"},
+        )
+    )
+    assert code == 130
+    assert stop_s < 10
+    assert len(seen.events) == n
+    assert seen.consistent_event_ids()

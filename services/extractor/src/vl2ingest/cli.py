@@ -59,9 +59,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     configure_logging(settings.log)
     provider = configure_tracing(environ)
+    try:
+        return run(Service(settings))
+    finally:
+        provider.shutdown()
+
+
+def run(service: Service) -> int:
+    """Serve until stopped; the exit code says how: 0 drained, 1 fatal, 130 second signal."""
     log = structlog.get_logger("vl2ingest")
     try:
-        asyncio.run(serve(Service(settings)))
+        asyncio.run(serve(service))
     except (VL2IngestError, BaseExceptionGroup) as exc:
         for error in _leaves(exc):
             log.critical(
@@ -73,8 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     except asyncio.CancelledError:
         log.warning("stopped by a second signal without draining")
         return 130
-    finally:
-        provider.shutdown()
     log.info("exited cleanly")
     return 0
 
