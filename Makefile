@@ -72,6 +72,10 @@ unit: setup ## unit tests only (no servers)
 faults: setup ## the fault-injection suite alone (real servers); writes docs/reliability.md
 	$(call with_stack,$(UV) run pytest tests/faults)
 
+.PHONY: bench
+bench: setup ## benchmarks on real Kafka + S3 with a simulated engine: docs/benchmarks.md
+	$(call with_stack,$(UV) run python -m bench.run)
+
 .PHONY: lmdeploy-env
 lmdeploy-env: $(UV) ## install the lmdeploy environment (large, cached under .cache/)
 	UV_PROJECT_ENVIRONMENT=$(LMDEPLOY_ENV) $(UV) sync --all-packages --extra gpu

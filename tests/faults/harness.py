@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,8 @@ class Tally:
     failed_codes: dict[str, str] = field(default_factory=dict)
     count: int = 0
     last_at: float = 0.0
+    produced_at: list[datetime] = field(default_factory=list)
+    """``occurred_at`` of every event: when the service produced it, whatever our read lag."""
     good_times: list[float] = field(default_factory=list)
     """Arrival times of completed results (the good traffic)."""
 
@@ -82,6 +85,12 @@ class Tally:
             self.good_times.append(time.monotonic())
         self.count += 1
         self.last_at = time.monotonic()
+        self.produced_at.append(event.occurred_at)
+
+    def first_after(self, moment: datetime) -> datetime | None:
+        """The earliest event produced after ``moment`` (e.g. a restart), if any yet."""
+        later = [at for at in self.produced_at if at > moment]
+        return min(later) if later else None
 
     @property
     def good_rate(self) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +56,16 @@ async def test_sigkill_mid_stream_loses_nothing(
             )
             service.kill()
             at_kill = len(seen.events)
-            restarted = time.monotonic()
+            restarted = datetime.now(UTC)
             service.start()
             await wait_until(
-                lambda: seen.last_at > restarted,
+                lambda: seen.first_after(restarted) is not None,
                 timeout_s=120,
-                what="the first result after the restart",
+                what="the first result produced after the restart",
             )
-            recovery_s = seen.last_at - restarted
+            first = seen.first_after(restarted)
+            assert first is not None
+            recovery_s = (first - restarted).total_seconds()
             await wait_until(
                 lambda: len(seen.events) >= REQUESTS,
                 timeout_s=300,
