@@ -62,6 +62,13 @@ class ServiceProcess:
             self.process.kill()
             self.process.wait(timeout=30)
 
+    def __enter__(self) -> ServiceProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_quietly()  # whatever happened, leave no process behind
+
 
 @dataclass
 class Tally:
@@ -86,6 +93,14 @@ class Tally:
         self.count += 1
         self.last_at = time.monotonic()
         self.produced_at.append(event.occurred_at)
+
+    async def outcomes(self, n: int, *, timeout_s: float = 240, what: str = "") -> None:
+        """Wait until ``n`` distinct requests have an outcome."""
+        await wait_until(
+            lambda: len(self.events) >= n,
+            timeout_s=timeout_s,
+            what=what or f"an outcome for {n} requests",
+        )
 
     def first_after(self, moment: datetime) -> datetime | None:
         """The earliest event produced after ``moment`` (e.g. a restart), if any yet."""
@@ -169,6 +184,17 @@ class Figures:
     lost: int
     duplicates: int
     details: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, scenario: str, requests: int, seen: Tally, **details: object) -> Figures:
+        """Lost and duplicates from the tally; details as given (names with _ as spaces)."""
+        return cls(
+            scenario=scenario,
+            requests=requests,
+            lost=requests - len(seen.events),
+            duplicates=seen.duplicates,
+            details={k.replace("_", " "): str(v) for k, v in details.items()},
+        )
 
 
 class DevStack:

@@ -1,4 +1,4 @@
-"""Kill the service mid-stream, and stop it gracefully under load: nothing is lost."""
+"""Kill the service mid-stream, stop it under load, rebalance it: nothing is lost."""
 
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ from tests.support.stack import Topics, committed_offsets
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
-REQUESTS = 2000
+DELIVERY_MODES = ["at_least_once", "exactly_once"]
 
 
-@pytest.mark.parametrize("delivery", ["at_least_once", "exactly_once"])
+def _mode(delivery: str) -> str:
+    return delivery.replace("_", "-")
+
+
+@pytest.mark.parametrize("delivery", DELIVERY_MODES)
 async def test_sigkill_mid_stream_loses_nothing(
     delivery: str,
     kafka: str,
@@ -42,18 +46,13 @@ async def test_sigkill_mid_stream_loses_nothing(
     """SIGKILL the service after a third of 2,000 requests, restart it: every request has an
     outcome; at-least-once duplicates are only redeliveries with the same event_id, and
     exactly-once shows one committed result per request to a read_committed consumer."""
+    n = 2000
     uris = upload_objects(s3_client, bucket)
-    await produce_many(kafka, topics.requests, requests_for(uris, REQUESTS))
+    await produce_many(kafka, topics.requests, requests_for(uris, n))
     env = {**service_env(kafka, s3, topics, bucket), "VL2INGEST_DELIVERY": delivery}
-    service = ServiceProcess(env, tmp_path / "service.log")
     async with tally(kafka, topics.results) as seen:
-        service.start()
-        try:
-            await wait_until(
-                lambda: len(seen.events) >= REQUESTS // 3,
-                timeout_s=180,
-                what="a third of the results before the kill",
-            )
+        with ServiceProcess(env, tmp_path / "service.log") as service:
+            await seen.outcomes(n // 3, what="a third of the results before the kill")
             service.kill()
             at_kill = len(seen.events)
             restarted = datetime.now(UTC)
@@ -65,31 +64,20 @@ async def test_sigkill_mid_stream_loses_nothing(
             )
             first = seen.first_after(restarted)
             assert first is not None
-            recovery_s = (first - restarted).total_seconds()
-            await wait_until(
-                lambda: len(seen.events) >= REQUESTS,
-                timeout_s=300,
-                what="an outcome for every request",
-            )
+            await seen.outcomes(n)
             assert service.terminate() == 0
-        finally:
-            service.stop_quietly()
-    lost = REQUESTS - len(seen.events)
     figures.append(
-        Figures(
-            scenario=f"SIGKILL mid-stream, {delivery.replace('_', '-')}",
-            requests=REQUESTS,
-            lost=lost,
-            duplicates=seen.duplicates,
-            details={
-                "kills": "1",
-                "outcomes at kill": str(at_kill),
-                "recovery (restart to first result)": f"{recovery_s:.1f} s",
-                "failed": str(len(seen.failed_codes)),
-            },
+        Figures.of(
+            f"SIGKILL mid-stream, {_mode(delivery)}",
+            n,
+            seen,
+            kills=1,
+            outcomes_at_kill=at_kill,
+            recovery_restart_to_first_result=f"{(first - restarted).total_seconds():.1f} s",
+            failed=len(seen.failed_codes),
         )
     )
-    assert lost == 0
+    assert len(seen.events) == n
     assert seen.failed_codes == {}
     assert seen.consistent_event_ids()
     if delivery == "exactly_once":
@@ -107,114 +95,34 @@ async def test_sigterm_under_load_drains_commits_and_exits_0(
 ) -> None:
     """SIGTERM while requests are in flight: the service finishes them, commits, exits 0, and a
     restart neither loses nor repeats anything that was committed."""
-    uris = upload_objects(s3_client, bucket)
     n = 600
+    uris = upload_objects(s3_client, bucket)
     await produce_many(kafka, topics.requests, requests_for(uris, n))
     env = {**service_env(kafka, s3, topics, bucket), "VL2INGEST_TEST_ENGINE_BATCH_S": "0.02"}
-    service = ServiceProcess(env, tmp_path / "service.log")
     async with tally(kafka, topics.results) as seen:
-        service.start()
-        try:
-            await wait_until(
-                lambda: len(seen.events) >= n // 4,
-                timeout_s=180,
-                what="a quarter of the results before SIGTERM",
-            )
+        with ServiceProcess(env, tmp_path / "service.log") as service:
+            await seen.outcomes(n // 4, what="a quarter of the results before SIGTERM")
             started = time.monotonic()
             code = service.terminate(timeout_s=60)
             drain_s = time.monotonic() - started
-            committed = sum(
-                (await committed_offsets(kafka, topics.group, topics.requests)).values()
-            )
+            offsets = await committed_offsets(kafka, topics.group, topics.requests)
             service.start()
-            await wait_until(
-                lambda: len(seen.events) >= n,
-                timeout_s=180,
-                what="an outcome for every request after the restart",
-            )
+            await seen.outcomes(n, what="an outcome for every request after the restart")
             assert service.terminate() == 0
-        finally:
-            service.stop_quietly()
     figures.append(
-        Figures(
-            scenario="SIGTERM under load",
-            requests=n,
-            lost=n - len(seen.events),
-            duplicates=seen.duplicates,
-            details={
-                "exit code": str(code),
-                "drain": f"{drain_s:.1f} s",
-                "committed at stop": str(committed),
-            },
+        Figures.of(
+            "SIGTERM under load",
+            n,
+            seen,
+            exit_code=code,
+            drain=f"{drain_s:.1f} s",
+            committed_at_stop=sum(offsets.values()),
         )
     )
     assert code == 0
     # No duplicate after the restart: everything processed before the stop was committed.
     assert seen.duplicates == 0
     assert len(seen.events) == n
-
-
-@pytest.mark.parametrize("delivery", ["at_least_once", "exactly_once"])
-async def test_group_scale_out_and_in_loses_nothing(
-    delivery: str,
-    kafka: str,
-    s3: S3Endpoint,
-    s3_client: Any,
-    bucket: str,
-    topics: Topics,
-    figures: list[Figures],
-    tmp_path: Path,
-) -> None:
-    """Two instances share the group, a third joins mid-stream and one leaves (SIGTERM): the
-    rebalances drain and commit, and every request gets an outcome."""
-    uris = upload_objects(s3_client, bucket)
-    n = 1500
-    await produce_many(kafka, topics.requests, requests_for(uris, n))
-    env = {
-        **service_env(kafka, s3, topics, bucket),
-        "VL2INGEST_TEST_ENGINE_BATCH_S": "0.03",
-        "VL2INGEST_DELIVERY": delivery,
-    }
-    pods = [ServiceProcess(env, tmp_path / f"pod{i}.log") for i in range(3)]
-    async with tally(kafka, topics.results) as seen:
-        try:
-            pods[0].start()
-            pods[1].start()
-            await wait_until(
-                lambda: len(seen.events) >= n // 4, timeout_s=180, what="a quarter of the results"
-            )
-            pods[2].start()  # scale out
-            await wait_until(
-                lambda: len(seen.events) >= n // 2, timeout_s=180, what="half of the results"
-            )
-            left_code = pods[0].terminate()  # scale in
-            await wait_until(
-                lambda: len(seen.events) >= n, timeout_s=240, what="an outcome for every request"
-            )
-            codes = [pods[1].terminate(), pods[2].terminate()]
-        finally:
-            for pod in pods:
-                pod.stop_quietly()
-    figures.append(
-        Figures(
-            scenario=f"group: 2 instances, a 3rd joins, one leaves, {delivery.replace('_', '-')}",
-            requests=n,
-            lost=n - len(seen.events),
-            duplicates=seen.duplicates,
-            details={
-                "leaving instance exit code": str(left_code),
-                "other exit codes": ",".join(map(str, codes)),
-                "failed": str(len(seen.failed_codes)),
-            },
-        )
-    )
-    assert len(seen.events) == n
-    assert seen.failed_codes == {}
-    assert seen.consistent_event_ids()
-    assert left_code == 0
-    assert codes == [0, 0]
-    if delivery == "exactly_once":
-        assert seen.duplicates == 0
 
 
 async def test_second_signal_stops_at_once_and_loses_nothing(
@@ -228,18 +136,16 @@ async def test_second_signal_stops_at_once_and_loses_nothing(
 ) -> None:
     """A second SIGTERM during a slow drain exits at once (code 130) without committing what
     is unfinished; a restart then completes every request."""
-    uris = upload_objects(s3_client, bucket)
     n = 300
+    uris = upload_objects(s3_client, bucket)
     await produce_many(kafka, topics.requests, requests_for(uris, n))
     env = {
         **service_env(kafka, s3, topics, bucket),
         "VL2INGEST_TEST_ENGINE_BATCH_S": "1.0",  # a slow engine: the drain would take long
         "VL2INGEST_PIPELINE__DRAIN_TIMEOUT_S": "60",
     }
-    service = ServiceProcess(env, tmp_path / "service.log")
     async with tally(kafka, topics.results) as seen:
-        service.start()
-        try:
+        with ServiceProcess(env, tmp_path / "service.log") as service:
             await wait_until(lambda: seen.count >= 16, timeout_s=120, what="the first results")
             assert service.process is not None
             started = time.monotonic()
@@ -249,22 +155,69 @@ async def test_second_signal_stops_at_once_and_loses_nothing(
             code = service.process.wait(timeout=30)
             stop_s = time.monotonic() - started
             service.start()
-            await wait_until(
-                lambda: len(seen.events) >= n, timeout_s=300, what="every outcome after restart"
-            )
+            await seen.outcomes(n, timeout_s=300, what="every outcome after the restart")
             assert service.terminate(timeout_s=120) == 0
-        finally:
-            service.stop_quietly()
     figures.append(
-        Figures(
-            scenario="second SIGTERM during a slow drain",
-            requests=n,
-            lost=n - len(seen.events),
-            duplicates=seen.duplicates,
-            details={"exit code": str(code), "stopped after": f"{stop_s:.1f} s"},
+        Figures.of(
+            "second SIGTERM during a slow drain",
+            n,
+            seen,
+            exit_code=code,
+            stopped_after=f"{stop_s:.1f} s",
         )
     )
     assert code == 130
     assert stop_s < 10
     assert len(seen.events) == n
     assert seen.consistent_event_ids()
+
+
+@pytest.mark.parametrize("delivery", DELIVERY_MODES)
+async def test_group_scale_out_and_in_loses_nothing(
+    delivery: str,
+    kafka: str,
+    s3: S3Endpoint,
+    s3_client: Any,
+    bucket: str,
+    topics: Topics,
+    figures: list[Figures],
+    tmp_path: Path,
+) -> None:
+    """Two instances share the group, a third joins mid-stream and one leaves (SIGTERM): the
+    rebalances drain and commit, and every request gets an outcome."""
+    n = 1500
+    uris = upload_objects(s3_client, bucket)
+    await produce_many(kafka, topics.requests, requests_for(uris, n))
+    env = {
+        **service_env(kafka, s3, topics, bucket),
+        "VL2INGEST_TEST_ENGINE_BATCH_S": "0.03",
+        "VL2INGEST_DELIVERY": delivery,
+    }
+    async with tally(kafka, topics.results) as seen:
+        with (
+            ServiceProcess(env, tmp_path / "pod0.log") as first,
+            ServiceProcess(env, tmp_path / "pod1.log") as second,
+        ):
+            await seen.outcomes(n // 4, what="a quarter of the results")
+            with ServiceProcess(env, tmp_path / "pod2.log") as third:  # scale out
+                await seen.outcomes(n // 2, what="half of the results")
+                left_code = first.terminate()  # scale in
+                await seen.outcomes(n)
+                codes = [second.terminate(), third.terminate()]
+    figures.append(
+        Figures.of(
+            f"group: 2 instances, a 3rd joins, one leaves, {_mode(delivery)}",
+            n,
+            seen,
+            leaving_instance_exit_code=left_code,
+            other_exit_codes=",".join(map(str, codes)),
+            failed=len(seen.failed_codes),
+        )
+    )
+    assert len(seen.events) == n
+    assert seen.failed_codes == {}
+    assert seen.consistent_event_ids()
+    assert left_code == 0
+    assert codes == [0, 0]
+    if delivery == "exactly_once":
+        assert seen.duplicates == 0

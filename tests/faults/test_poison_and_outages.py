@@ -16,12 +16,12 @@ from tests.faults.harness import (
     DevStack,
     Figures,
     ServiceProcess,
+    Tally,
     produce_many,
     requests_for,
     service_env,
     tally,
     upload_objects,
-    wait_until,
 )
 from tests.support.servers import S3Endpoint
 from tests.support.stack import Topics, consume, fresh_topics
@@ -102,22 +102,15 @@ def poison_corpus(s3_client: Any, bucket: str) -> dict[str, tuple[bytes, str]]:
 
 async def _run_until_done(
     env: dict[str, str], log: Path, kafka: str, topics: Topics, expected: int
-) -> tuple[Any, float, int]:
-    service = ServiceProcess(env, log)
+) -> tuple[Tally, int]:
+    """Run the service until ``expected`` outcomes; check it is still alive; stop it."""
     async with tally(kafka, topics.results) as seen:
-        started = time.monotonic()
-        service.start()
-        try:
-            await wait_until(
-                lambda: len(seen.events) >= expected, timeout_s=240, what=f"{expected} outcomes"
-            )
-            elapsed = time.monotonic() - started
-            alive = service.process is not None and service.process.poll() is None
-            assert alive, "the service died"
+        with ServiceProcess(env, log) as service:
+            await seen.outcomes(expected)
+            assert service.process is not None
+            assert service.process.poll() is None, "the service died"
             code = service.terminate()
-        finally:
-            service.stop_quietly()
-    return seen, elapsed, code
+    return seen, code
 
 
 async def test_poison_corpus_is_classified_and_good_traffic_flows(
@@ -137,7 +130,7 @@ async def test_poison_corpus_is_classified_and_good_traffic_flows(
     good = requests_for(uris, 2000)
     async with fresh_topics(kafka) as clean:  # the same good traffic without poison
         await produce_many(kafka, clean.requests, good)
-        baseline, _, _ = await _run_until_done(
+        baseline, _ = await _run_until_done(
             service_env(kafka, s3, clean, bucket), tmp_path / "clean.log", kafka, clean, len(good)
         )
     records: list[tuple[bytes, bytes]] = []
@@ -149,7 +142,7 @@ async def test_poison_corpus_is_classified_and_good_traffic_flows(
     records.extend(poison)
     await produce_many(kafka, topics.requests, records)
     env = service_env(kafka, s3, topics, bucket)
-    seen, _, code = await _run_until_done(
+    seen, code = await _run_until_done(
         env, tmp_path / "svc.log", kafka, topics, len(good) + len(corpus)
     )
     dead = await consume(kafka, topics.dlq, len(corpus), timeout_s=60)
@@ -164,20 +157,17 @@ async def test_poison_corpus_is_classified_and_good_traffic_flows(
     ratio = seen.good_rate / baseline.good_rate
     assert ratio > 0.5
     figures.append(
-        Figures(
-            scenario="poison corpus mixed into good traffic",
-            requests=len(records),
-            lost=len(records) - len(seen.events),
-            duplicates=seen.duplicates,
-            details={
-                "poison records": str(len(corpus)),
-                "DLQ records": str(len(dead)),
-                "good completed": str(len(good)),
-                "results/s clean": f"{baseline.good_rate:.0f}",
-                "results/s with poison": f"{seen.good_rate:.0f}",
-                "ratio": f"{ratio:.2f}",
-                "process died": "no",
-            },
+        Figures.of(
+            "poison corpus mixed into good traffic",
+            len(records),
+            seen,
+            poison_records=len(corpus),
+            DLQ_records=len(dead),
+            good_completed=len(good),
+            results_per_s_clean=f"{baseline.good_rate:.0f}",
+            results_per_s_with_poison=f"{seen.good_rate:.0f}",
+            ratio=f"{ratio:.2f}",
+            process_died="no",
         )
     )
 
@@ -203,41 +193,28 @@ async def test_s3_outage_of_20_s_is_retried_not_dead_lettered(
         "VL2INGEST_S3__CONNECT_TIMEOUT_S": "1",
         "VL2INGEST_S3__MAX_ATTEMPTS": "1",
     }
-    service = ServiceProcess(env, tmp_path / "svc.log")
     async with tally(kafka, topics.results) as seen:
-        service.start()
-        try:
-            await wait_until(
-                lambda: len(seen.events) >= n // 5,
-                timeout_s=180,
-                what="a fifth of the results before the outage",
-            )
-            stack.stop_s3()
-            outage_started = time.monotonic()
-            at_outage = len(seen.events)
-            await asyncio.sleep(20)
-            stack.start()
-            outage_s = time.monotonic() - outage_started
-            await wait_until(
-                lambda: len(seen.events) >= n,
-                timeout_s=240,
-                what="an outcome for every request after the outage",
-            )
-            assert service.terminate() == 0
-        finally:
-            service.stop_quietly()
-            stack.start()
+        with ServiceProcess(env, tmp_path / "svc.log") as service:
+            try:
+                await seen.outcomes(n // 5, what="a fifth of the results before the outage")
+                stack.stop_s3()
+                outage_started = time.monotonic()
+                at_outage = len(seen.events)
+                await asyncio.sleep(20)
+                stack.start()
+                outage_s = time.monotonic() - outage_started
+                await seen.outcomes(n, what="an outcome for every request after the outage")
+                assert service.terminate() == 0
+            finally:
+                stack.start()  # the S3 server comes back whatever happened
     figures.append(
-        Figures(
-            scenario="S3 server stopped for 20 s",
-            requests=n,
-            lost=n - len(seen.events),
-            duplicates=seen.duplicates,
-            details={
-                "outage": f"{outage_s:.1f} s",
-                "outcomes before outage": str(at_outage),
-                "dead-lettered": str(len(seen.failed_codes)),
-            },
+        Figures.of(
+            "S3 server stopped for 20 s",
+            n,
+            seen,
+            outage=f"{outage_s:.1f} s",
+            outcomes_before_outage=at_outage,
+            dead_lettered=len(seen.failed_codes),
         )
     )
     assert seen.failed_codes == {}
@@ -260,43 +237,34 @@ async def test_broker_restart_mid_stream_loses_nothing(
     n = 800
     await produce_many(kafka, topics.requests, requests_for(uris, n))
     env = {**service_env(kafka, s3, topics, bucket), "VL2INGEST_TEST_ENGINE_BATCH_S": "0.05"}
-    service = ServiceProcess(env, tmp_path / "svc.log")
     restarts = 0
     async with tally(kafka, topics.results) as seen:
-        service.start()
-        try:
-            await wait_until(
-                lambda: len(seen.events) >= n // 5,
-                timeout_s=180,
-                what="a fifth of the results before the broker restart",
-            )
-            stack.stop_kafka()
-            stopped = time.monotonic()
-            await asyncio.sleep(3)
-            stack.start()
-            broker_down_s = time.monotonic() - stopped
-            deadline = time.monotonic() + 300
-            while len(seen.events) < n:
-                assert time.monotonic() < deadline, "timed out waiting for every outcome"
-                if service.process is not None and service.process.poll() is not None:
-                    restarts += 1  # what Kubernetes would do
-                    service.start()
-                await asyncio.sleep(0.2)
-            assert service.terminate() == 0
-        finally:
-            service.stop_quietly()
-            stack.start()
+        with ServiceProcess(env, tmp_path / "svc.log") as service:
+            try:
+                await seen.outcomes(n // 5, what="a fifth of the results before the restart")
+                stack.stop_kafka()
+                stopped = time.monotonic()
+                await asyncio.sleep(3)
+                stack.start()
+                broker_down_s = time.monotonic() - stopped
+                deadline = time.monotonic() + 300
+                while len(seen.events) < n:
+                    assert time.monotonic() < deadline, "timed out waiting for every outcome"
+                    if service.process is not None and service.process.poll() is not None:
+                        restarts += 1  # what Kubernetes would do
+                        service.start()
+                    await asyncio.sleep(0.2)
+                assert service.terminate() == 0
+            finally:
+                stack.start()  # the broker comes back whatever happened
     figures.append(
-        Figures(
-            scenario="Kafka broker killed and restarted",
-            requests=n,
-            lost=n - len(seen.events),
-            duplicates=seen.duplicates,
-            details={
-                "broker down": f"{broker_down_s:.1f} s",
-                "service restarts": str(restarts),
-                "dead-lettered": str(len(seen.failed_codes)),
-            },
+        Figures.of(
+            "Kafka broker killed and restarted",
+            n,
+            seen,
+            broker_down=f"{broker_down_s:.1f} s",
+            service_restarts=restarts,
+            dead_lettered=len(seen.failed_codes),
         )
     )
     assert seen.failed_codes == {}
@@ -341,30 +309,21 @@ async def test_large_images_keep_memory_bounded(
         "VL2INGEST_PIPELINE__MAX_FETCHED_BYTES": str(96 * 2**20),
         "VL2INGEST_S3__FETCH_CONCURRENCY": "16",
     }
-    service = ServiceProcess(env, tmp_path / "svc.log")
     async with tally(kafka, topics.results) as seen:
-        service.start()
-        try:
-            await wait_until(
-                lambda: len(seen.events) >= n, timeout_s=240, what="an outcome for every request"
-            )
+        with ServiceProcess(env, tmp_path / "svc.log") as service:
+            await seen.outcomes(n)
             assert service.process is not None
             peak_mib = _peak_rss_mib(service.process.pid)
             assert service.terminate() == 0
-        finally:
-            service.stop_quietly()
     figures.append(
-        Figures(
-            scenario="30 requests for a 45 MB image, 16 parallel fetches",
-            requests=n,
-            lost=n - len(seen.events),
-            duplicates=seen.duplicates,
-            details={
-                "object": f"{size_mib:.0f} MiB",
-                "fetch budget": "96 MiB",
-                "peak RSS": f"{peak_mib:.0f} MiB",
-                "failed": str(len(seen.failed_codes)),
-            },
+        Figures.of(
+            "30 requests for a 45 MB image, 16 parallel fetches",
+            n,
+            seen,
+            object=f"{size_mib:.0f} MiB",
+            fetch_budget="96 MiB",
+            peak_RSS=f"{peak_mib:.0f} MiB",
+            failed=len(seen.failed_codes),
         )
     )
     assert seen.failed_codes == {}

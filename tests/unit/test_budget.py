@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from vl2ingest.pipeline.budget import ByteBudget
+from vl2ingest.pipeline.budget import Budget
 
 
 async def test_acquire_waits_until_enough_is_released() -> None:
     """A reservation that would pass the capacity waits for a release, then proceeds."""
-    budget = ByteBudget(100)
+    budget = Budget(100)
     await budget.acquire(60)
     waiter = asyncio.create_task(budget.acquire(50))
     await asyncio.sleep(0.01)
@@ -22,7 +22,7 @@ async def test_acquire_waits_until_enough_is_released() -> None:
 
 async def test_an_object_larger_than_the_budget_passes_alone() -> None:
     """An object bigger than the capacity is admitted when nothing else is held."""
-    budget = ByteBudget(100)
+    budget = Budget(100)
     await budget.acquire(10)
     big = asyncio.create_task(budget.acquire(500))
     await asyncio.sleep(0.01)

@@ -19,6 +19,7 @@ from tests.support.fakes import (
 
 from vl2ingest.errors import InferenceFailed, StorageUnavailable
 from vl2ingest.pipeline.batcher import MicroBatcher
+from vl2ingest.pipeline.budget import Budget
 from vl2ingest.pipeline.models import EngineInfo
 from vl2ingest.pipeline.processor import Processor
 from vl2ingest.settings import PipelineSettings
@@ -29,7 +30,11 @@ BUCKET = "inbox"
 
 class Harness:
     def __init__(
-        self, info: EngineInfo = FAKE_INFO, tracer: Tracer | None = None, **settings: object
+        self,
+        info: EngineInfo = FAKE_INFO,
+        tracer: Tracer | None = None,
+        ahead: Budget | None = None,
+        **settings: object,
     ) -> None:
         self.clock = FakeClock()
         self.store = MemoryStore()
@@ -47,6 +52,7 @@ class Harness:
             default_max_new_tokens=64,
             clock=self.clock,
             tracer=tracer,
+            ahead=ahead,
         )
 
     async def handle(self, value: bytes, **kwargs: object) -> None:
@@ -299,3 +305,23 @@ async def test_trace_continues_from_the_producer_into_the_result() -> None:
     infer = next(s for name, s in spans.items() if name.startswith("extract"))
     assert infer.attributes is not None
     assert infer.attributes["vl2ingest.engine.backend"] == "fake"
+
+
+async def test_fetching_runs_only_a_bounded_distance_ahead_of_the_engine() -> None:
+    """With room for 2 images ahead and the engine stalled, only 2 of 5 requests are fetched."""
+    import asyncio
+
+    h = Harness(ahead=Budget(2))
+    h.engine.gate = asyncio.Event()
+    uri = h.store.put(BUCKET, "a.png", png_bytes(10, 10))
+    runner = asyncio.create_task(h.batcher.run())
+    tasks = [
+        asyncio.create_task(h.processor.handle(message(request(uri, request_id=f"r{i}"))))
+        for i in range(5)
+    ]
+    await asyncio.sleep(0.05)
+    assert len(h.store.gets) == 2
+    h.engine.gate.set()
+    await asyncio.gather(*tasks)
+    runner.cancel()
+    assert len(h.sink.completed) == 5

@@ -21,7 +21,7 @@ from vl2ingest.kafka.sink import KafkaResultSink
 from vl2ingest.kafka.source import KafkaSource
 from vl2ingest.kafka.transactions import TransactionalOutbox
 from vl2ingest.pipeline.batcher import MicroBatcher
-from vl2ingest.pipeline.budget import ByteBudget
+from vl2ingest.pipeline.budget import Budget
 from vl2ingest.pipeline.clock import SystemClock
 from vl2ingest.pipeline.ports import Clock, Committer, Engine, ResultSink
 from vl2ingest.pipeline.processor import Processor
@@ -78,7 +78,7 @@ class Service:
                 model=engine.info.name,
                 backend=engine.info.backend,
             )
-            budget = ByteBudget(settings.pipeline.max_fetched_bytes)
+            budget = Budget(settings.pipeline.max_fetched_bytes)
             store = await stack.enter_async_context(S3ObjectStore(settings.s3, budget=budget))
             preparer = await stack.enter_async_context(ImagePreparer(settings.imaging))
             sink: ResultSink
@@ -110,6 +110,7 @@ class Service:
                 default_max_new_tokens=settings.engine.max_new_tokens,
                 clock=self._clock,
                 budget=budget,
+                ahead=Budget(settings.pipeline.max_images_ahead),
             )
             runner = Runner(
                 source=source,

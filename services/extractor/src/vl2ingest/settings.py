@@ -136,6 +136,9 @@ class PipelineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     max_in_flight_messages: PositiveInt = 256
     max_in_flight_bytes: PositiveInt = 512 * _MIB
     """Bound on the Kafka records in flight (their bytes)."""
+    max_images_ahead: PositiveInt = 32
+    """Images being fetched, prepared or waiting for the engine: how far the CPU stages may run
+    ahead of the engine (a few batches keep it fed; more only costs memory)."""
     max_fetched_bytes: PositiveInt = 256 * _MIB
     """Bound on raw object bytes held between download and decode; downloads wait for room."""
     max_attempts: PositiveInt = 10

@@ -1,9 +1,10 @@
-"""A byte budget for objects in memory, shared by the fetch and prepare stages.
+"""Counting budgets that bound what the pipeline holds in memory.
 
-A download reserves its size (from ``Content-Length``, before the body is read) and the
-reservation is released once the image has been decoded and reduced. So however large the
-objects, the raw bytes held at once stay within the budget; one object larger than the whole
-budget is still admitted when nothing else is held, so no request can wait forever.
+Two are used: raw object bytes (a download reserves its ``Content-Length`` before the body is
+read, released once the image is decoded and reduced), and prepared images waiting for the
+engine (reserved before a request is fetched, released after inference), so the fetch and
+prepare stages run only a bounded distance ahead of the engine. A reservation larger than the
+whole budget is still admitted when nothing else is held, so no request can wait forever.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import asyncio
 
 
-class ByteBudget:
+class Budget:
+    """``acquire(n)`` waits until ``n`` more units fit; ``release(n)`` gives them back."""
+
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("capacity must be positive")

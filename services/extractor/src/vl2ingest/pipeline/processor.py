@@ -28,7 +28,7 @@ from vl2ingest.errors import (
 )
 from vl2ingest.pipeline import events, tracecontext
 from vl2ingest.pipeline.batcher import MicroBatcher
-from vl2ingest.pipeline.budget import ByteBudget
+from vl2ingest.pipeline.budget import Budget
 from vl2ingest.pipeline.models import (
     EngineInfo,
     EngineOutput,
@@ -36,6 +36,7 @@ from vl2ingest.pipeline.models import (
     FetchedObject,
     InboundMessage,
     PreparedImage,
+    S3Location,
 )
 from vl2ingest.pipeline.ports import Clock, ObjectStore, Preparer, ResultSink
 from vl2ingest.pipeline.uris import parse_image_ref
@@ -83,9 +84,12 @@ class Processor:
         clock: Clock,
         rng: random.Random | None = None,
         tracer: trace.Tracer | None = None,
-        budget: ByteBudget | None = None,
+        budget: Budget | None = None,
+        ahead: Budget | None = None,
     ) -> None:
         self._budget = budget
+        self._ahead = ahead
+        """Images allowed between the start of fetching and the end of inference."""
         self._store = store
         self._preparer = preparer
         self._batcher = batcher
@@ -243,6 +247,17 @@ class Processor:
         if request.task == "prompt" and not request.prompt:
             raise InvalidRequest("task 'prompt' needs 'prompt'")
         locations = [parse_image_ref(ref, allowed_buckets=self._allowed) for ref in request.images]
+        if self._ahead is None:
+            return await self._fetch_prepare_infer(request, locations)
+        await self._ahead.acquire(len(locations))
+        try:
+            return await self._fetch_prepare_infer(request, locations)
+        finally:
+            await self._ahead.release(len(locations))
+
+    async def _fetch_prepare_infer(
+        self, request: ExtractionRequested, locations: list[S3Location]
+    ) -> _Extraction:
 
         started = self._clock.monotonic()
         with self._tracer.start_as_current_span("s3 get", kind=trace.SpanKind.CLIENT):

@@ -28,7 +28,7 @@ from vl2ingest.errors import (
     VL2IngestError,
 )
 from vl2ingest.lifecycle import AsyncResource
-from vl2ingest.pipeline.budget import ByteBudget
+from vl2ingest.pipeline.budget import Budget
 from vl2ingest.pipeline.models import FetchedObject, S3Location
 from vl2ingest.settings import S3Settings
 
@@ -69,7 +69,7 @@ def make_client(settings: S3Settings) -> S3Client:
 
 
 class S3ObjectStore(AsyncResource):
-    def __init__(self, settings: S3Settings, *, budget: ByteBudget | None = None) -> None:
+    def __init__(self, settings: S3Settings, *, budget: Budget | None = None) -> None:
         self._settings = settings
         self._budget = budget
         self._client: S3Client | None = None
