@@ -12,6 +12,7 @@ from PIL import Image
 
 from vl2ingest.errors import ObjectNotFound, VL2IngestError
 from vl2ingest.imaging.preparer import prepare_one
+from vl2ingest.pipeline.budget import Budget
 from vl2ingest.pipeline.models import (
     EngineInfo,
     EngineOutput,
@@ -48,7 +49,8 @@ class FakeClock:
 class MemoryStore:
     """An in-memory object store; ``failures`` makes a key fail N times with a given error."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: Budget | None = None) -> None:
+        self.budget = budget
         self.objects: dict[tuple[str, str], bytes] = {}
         self.failures: dict[tuple[str, str], list[VL2IngestError]] = {}
         self.gets: list[S3Location] = []
@@ -65,7 +67,10 @@ class MemoryStore:
         data = self.objects.get((location.bucket, location.key))
         if data is None:
             raise ObjectNotFound(f"{location.uri} does not exist")
-        return FetchedObject(location=location, data=data)
+        if self.budget is not None:  # reserve like the S3 store does
+            await self.budget.acquire(len(data))
+        reserved = len(data) if self.budget is not None else 0
+        return FetchedObject(location=location, data=data, reserved=reserved)
 
 
 class InlinePreparer:

@@ -34,10 +34,11 @@ class Harness:
         info: EngineInfo = FAKE_INFO,
         tracer: Tracer | None = None,
         ahead: Budget | None = None,
+        budget: Budget | None = None,
         **settings: object,
     ) -> None:
         self.clock = FakeClock()
-        self.store = MemoryStore()
+        self.store = MemoryStore(budget)
         self.sink = RecordingSink()
         self.engine = FakeEngine(info=info)
         self.batcher = MicroBatcher(self.engine, max_batch_images=8, linger_ms=0, clock=self.clock)
@@ -53,6 +54,7 @@ class Harness:
             clock=self.clock,
             tracer=tracer,
             ahead=ahead,
+            budget=budget,
         )
 
     async def handle(self, value: bytes, **kwargs: object) -> None:
@@ -325,3 +327,17 @@ async def test_fetching_runs_only_a_bounded_distance_ahead_of_the_engine() -> No
     await asyncio.gather(*tasks)
     runner.cancel()
     assert len(h.sink.completed) == 5
+
+
+async def test_byte_reservations_are_returned_on_success_and_on_partial_failure() -> None:
+    """Fetched bytes are released after preparation, and when one image of a turn fails, the
+    reservations of the others are released too (no leak that would stall later fetches)."""
+    budget = Budget(10**6)
+    h = Harness(budget=budget)
+    good = h.store.put(BUCKET, "a.png", png_bytes(10, 10))
+    await h.handle(request(good, request_id="ok"))
+    await h.handle(request(good, f"s3://{BUCKET}/missing.png", request_id="half"))
+    assert [e.request_id for e in h.sink.completed] == ["ok"]
+    assert [f.error.code for f in h.sink.failed] == ["object_not_found"]
+    assert budget.used == 0
+    assert budget.peak > 0

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Collection, Coroutine, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import structlog
 from opentelemetry import trace
@@ -258,10 +257,9 @@ class Processor:
     async def _fetch_prepare_infer(
         self, request: ExtractionRequested, locations: list[S3Location]
     ) -> _Extraction:
-
         started = self._clock.monotonic()
         with self._tracer.start_as_current_span("s3 get", kind=trace.SpanKind.CLIENT):
-            objects = await _gather_fetches([self._store.get(loc) for loc in locations])
+            objects = await self._fetch_all(locations)
         fetched = self._clock.monotonic()
         try:
             with self._tracer.start_as_current_span("prepare"):
@@ -298,6 +296,20 @@ class Processor:
             fetch_ms=(fetched - started) * 1000,
             preprocess_ms=(prepared - fetched) * 1000,
         )
+
+    async def _fetch_all(self, locations: Sequence[S3Location]) -> tuple[FetchedObject, ...]:
+        """All images of a turn, concurrently. If any fails, the others' byte reservations are
+        returned and the most decisive error is raised."""
+        results = await asyncio.gather(
+            *(self._store.get(location) for location in locations), return_exceptions=True
+        )
+        fetched = [r for r in results if isinstance(r, FetchedObject)]
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            if self._budget is not None:
+                await self._budget.release(sum(obj.reserved for obj in fetched))
+            raise _most_severe(tuple(errors))
+        return tuple(fetched)
 
     def _check_context(self, request: EngineRequest) -> None:
         """Refuse, before any inference, a request that cannot fit the model's context."""
@@ -376,19 +388,6 @@ class Processor:
             self._settings.retry_max_ms, self._settings.retry_base_ms * 2 ** (attempt - 1)
         )
         return self._rng.uniform(ceiling / 2, ceiling) / 1000
-
-
-async def _gather_fetches(
-    calls: Sequence[Coroutine[Any, Any, FetchedObject]],
-) -> tuple[FetchedObject, ...]:
-    if len(calls) == 1:
-        return (await calls[0],)
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(call) for call in calls]
-    except* VL2IngestError as eg:
-        raise _most_severe(eg.exceptions) from None
-    return tuple(task.result() for task in tasks)
 
 
 def _most_severe(errors: tuple[BaseException, ...]) -> BaseException:
