@@ -408,7 +408,10 @@ def plot(runs: list[RunResult], path: Path) -> None:
         title="Engine busy ratio",
         ylim=(0, 1.05),
     )
+    ticks = sorted({r.engine_images_per_s for r in runs})
     for ax in (left, right):
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
