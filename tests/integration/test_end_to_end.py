@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from tests.support.http import http_get
 from tests.support.servers import S3Endpoint
 from tests.support.stack import (
     Topics,
@@ -49,8 +50,15 @@ async def test_rendered_words_come_back_as_text(
         kafka, topics.requests, [(b"req-1", request("req-1", f"s3://{bucket}/scans/invoice.png"))]
     )
     settings = service_settings(kafka, s3, topics, [bucket])
-    async with running(settings):
+    async with running(settings) as service:
         (event,) = await results(kafka, topics.results, 1, timeout_s=run_timeout)
+        assert service.health_port is not None
+        status, metrics = await http_get(service.health_port, "/metrics")
+    assert status == 200
+    assert (
+        b'vl2ingest_requests_total{backend="onnxruntime-cpu",code="",engine="rapidocr",'
+        b'outcome="completed"} 1.0'
+    ) in metrics
     assert isinstance(event, ExtractionCompleted), event
     assert event.request_id == "req-1"
     assert "INVOICE" in event.text

@@ -202,6 +202,9 @@ class ListSource:
     def assigned(self) -> bool:
         return True
 
+    def lag(self) -> dict[TopicPartition, int]:
+        return {}
+
     def committed(self) -> dict[TopicPartition, int]:
         merged: dict[TopicPartition, int] = {}
         for commit in self.commits:

@@ -28,6 +28,7 @@ from vl2ingest.pipeline.processor import Processor
 from vl2ingest.pipeline.runner import Runner
 from vl2ingest.settings import EngineSettings, Settings
 from vl2ingest.storage.s3 import S3ObjectStore
+from vl2ingest.telemetry.metrics import PrometheusMetrics
 
 log = structlog.get_logger("vl2ingest.app")
 
@@ -78,6 +79,7 @@ class Service:
                 model=engine.info.name,
                 backend=engine.info.backend,
             )
+            metrics = PrometheusMetrics(engine.info)
             budget = Budget(settings.pipeline.max_fetched_bytes)
             store = await stack.enter_async_context(S3ObjectStore(settings.s3, budget=budget))
             preparer = await stack.enter_async_context(ImagePreparer(settings.imaging))
@@ -96,6 +98,7 @@ class Service:
                 engine,
                 max_batch_images=settings.pipeline.max_batch_images,
                 max_batch_image_tokens=settings.pipeline.max_batch_image_tokens,
+                observer=metrics,
                 linger_ms=settings.pipeline.linger_ms,
                 clock=self._clock,
             )
@@ -111,6 +114,7 @@ class Service:
                 clock=self._clock,
                 budget=budget,
                 ahead=Budget(settings.pipeline.max_images_ahead),
+                observer=metrics,
             )
             runner = Runner(
                 source=source,
@@ -120,10 +124,11 @@ class Service:
                 commit_interval_ms=settings.kafka.commit_interval_ms,
                 clock=self._clock,
                 committer=committer,
+                observer=metrics,
             )
             self._runner = runner
             health = await stack.enter_async_context(
-                HealthServer(settings.health, ready=lambda: runner.ready)
+                HealthServer(settings.health, ready=lambda: runner.ready, metrics=metrics.render)
             )
             self.health_port = health.port
             if self._stop_requested:

@@ -1,4 +1,4 @@
-"""``/livez`` and ``/readyz`` over a minimal HTTP/1.1 server on the event loop.
+"""``/livez``, ``/readyz`` and ``/metrics`` over a minimal HTTP/1.1 server on the event loop.
 
 Liveness answers as long as the event loop runs (a blocked loop fails the probe). Readiness is
 503 until partitions are assigned and the engine is warm, and again once draining starts.
@@ -16,9 +16,16 @@ _REASONS = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
 
 
 class HealthServer(AsyncResource):
-    def __init__(self, settings: HealthSettings, *, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        settings: HealthSettings,
+        *,
+        ready: Callable[[], bool],
+        metrics: Callable[[], bytes] | None = None,
+    ) -> None:
         self._settings = settings
         self._ready = ready
+        self._metrics = metrics
         self._server: asyncio.Server | None = None
 
     @property
@@ -49,15 +56,22 @@ class HealthServer(AsyncResource):
                     pass
             parts = request_line.decode("latin-1").split()
             path = parts[1] if len(parts) >= 2 else ""
+            content_type = "text/plain"
             if path == "/livez":
                 status = 200
             elif path == "/readyz":
                 status = 200 if self._ready() else 503
+            elif path == "/metrics" and self._metrics is not None:
+                status = 200
+                content_type = "text/plain; version=0.0.4; charset=utf-8"
             else:
                 status = 404
-            body = _REASONS[status].lower().encode() + b"\n"
+            if path == "/metrics" and status == 200 and self._metrics is not None:
+                body = self._metrics()
+            else:
+                body = _REASONS[status].lower().encode() + b"\n"
             writer.write(
-                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: text/plain\r\n"
+                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
                 + body
             )

@@ -73,6 +73,7 @@ class KafkaSource(AsyncResource):
             **connection_options(settings),
         )
         self.revoke_callback: RevokeCallback | None = None
+        self._next_offset: dict[tuple[str, int], int] = {}
         self.paused = False
         self._started = False
 
@@ -98,6 +99,9 @@ class KafkaSource(AsyncResource):
 
     async def poll(self, *, timeout_ms: int) -> list[InboundMessage]:
         batches: dict[Any, list[Any]] = await self.consumer.getmany(timeout_ms=timeout_ms)
+        for tp, records in batches.items():
+            if records:
+                self._next_offset[(tp.topic, tp.partition)] = records[-1].offset + 1
         return [
             InboundMessage(
                 topic=record.topic,
@@ -111,6 +115,16 @@ class KafkaSource(AsyncResource):
             for records in batches.values()
             for record in records
         ]
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Records between the last one fetched and the partition's end (high watermark)."""
+        out: dict[tuple[str, int], int] = {}
+        for tp in self.consumer.assignment():
+            key = (tp.topic, tp.partition)
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None and key in self._next_offset:
+                out[key] = max(0, highwater - self._next_offset[key])
+        return out
 
     def pause(self) -> None:
         self.paused = True

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from vl2ingest.errors import EngineDead, VL2IngestError
 from vl2ingest.pipeline.models import EngineOutput, EngineRequest
-from vl2ingest.pipeline.ports import Clock, Engine
+from vl2ingest.pipeline.ports import Clock, Engine, NullObserver, Observer
 
 
 @dataclass(slots=True)
@@ -33,7 +33,9 @@ class MicroBatcher:
         linger_ms: int,
         clock: Clock,
         max_batch_image_tokens: int | None = None,
+        observer: Observer | None = None,
     ) -> None:
+        self._observer: Observer = observer or NullObserver()
         self._engine = engine
         self._max_images = max_batch_images
         self._max_tokens = max_batch_image_tokens
@@ -101,8 +103,12 @@ class MicroBatcher:
         except VL2IngestError as exc:
             results = [exc] * len(live)
         finally:
-            self.busy_s += self._clock.monotonic() - started
+            busy = self._clock.monotonic() - started
+            self.busy_s += busy
             self.batches += 1
+            self._observer.batch_finished(
+                images=sum(p.request.image_count for p in live), busy_s=busy
+            )
         if len(results) != len(live):
             raise EngineDead(f"engine returned {len(results)} results for {len(live)} requests")
         for pending, result in zip(live, results, strict=True):

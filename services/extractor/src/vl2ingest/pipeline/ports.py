@@ -90,11 +90,52 @@ class MessageSource(Protocol):
     @property
     def assigned(self) -> bool: ...
 
+    def lag(self) -> Mapping[TopicPartition, int]:
+        """Records behind the partition's end, per assigned partition, as of the last poll."""
+        ...
+
 
 class Committer(Protocol):
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Make ``offsets`` (next offset to read, per partition) durable for the group."""
         ...
+
+
+class Observer(Protocol):
+    """What the pipeline reports for metrics; telemetry/metrics.py implements it."""
+
+    def request_finished(
+        self, *, outcome: str, code: str, images: int, stage_ms: Mapping[str, float]
+    ) -> None: ...
+
+    def batch_finished(self, *, images: int, busy_s: float) -> None: ...
+
+    def tokens(self, *, input_tokens: int, output_tokens: int) -> None: ...
+
+    def in_flight(self, *, messages: int, size_bytes: int) -> None: ...
+
+    def lag(self, tp: TopicPartition, records: int) -> None: ...
+
+
+class NullObserver:
+    """Reports nowhere (tests, tools)."""
+
+    def request_finished(
+        self, *, outcome: str, code: str, images: int, stage_ms: Mapping[str, float]
+    ) -> None:
+        return None
+
+    def batch_finished(self, *, images: int, busy_s: float) -> None:
+        return None
+
+    def tokens(self, *, input_tokens: int, output_tokens: int) -> None:
+        return None
+
+    def in_flight(self, *, messages: int, size_bytes: int) -> None:
+        return None
+
+    def lag(self, tp: TopicPartition, records: int) -> None:
+        return None
 
 
 class Clock(Protocol):

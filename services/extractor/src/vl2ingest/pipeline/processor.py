@@ -37,7 +37,14 @@ from vl2ingest.pipeline.models import (
     PreparedImage,
     S3Location,
 )
-from vl2ingest.pipeline.ports import Clock, ObjectStore, Preparer, ResultSink
+from vl2ingest.pipeline.ports import (
+    Clock,
+    NullObserver,
+    ObjectStore,
+    Observer,
+    Preparer,
+    ResultSink,
+)
 from vl2ingest.pipeline.uris import parse_image_ref
 from vl2ingest.settings import PipelineSettings
 from vl2ingest_events import (
@@ -85,7 +92,9 @@ class Processor:
         tracer: trace.Tracer | None = None,
         budget: Budget | None = None,
         ahead: Budget | None = None,
+        observer: Observer | None = None,
     ) -> None:
+        self._observer: Observer = observer or NullObserver()
         self._budget = budget
         self._ahead = ahead
         """Images allowed between the start of fetching and the end of inference."""
@@ -233,6 +242,20 @@ class Processor:
             headers = events.result_headers(event)
             tracecontext.inject(headers)
             await self._sink.publish(event, headers=headers, source=message)
+            self._observer.request_finished(
+                outcome="completed",
+                code="",
+                images=len(extraction.images),
+                stage_ms={
+                    "fetch": timings.fetch,
+                    "prepare": timings.preprocess,
+                    "infer": timings.infer,
+                    "total": timings.total,
+                },
+            )
+            self._observer.tokens(
+                input_tokens=output.input_tokens, output_tokens=output.output_tokens
+            )
             bound.debug("request completed", total_ms=timings.total, images=len(extraction.images))
 
     async def _extract(self, request: ExtractionRequested) -> _Extraction:
@@ -373,6 +396,7 @@ class Processor:
                 last_failure=now,
             ),
         )
+        self._observer.request_finished(outcome="failed", code=info.code, images=0, stage_ms={})
         log.warning(
             "request failed",
             request_id=request_id,

@@ -16,7 +16,7 @@ from vl2ingest.errors import Disposition, VL2IngestError
 from vl2ingest.pipeline.batcher import MicroBatcher
 from vl2ingest.pipeline.models import InboundMessage, TopicPartition
 from vl2ingest.pipeline.offsets import OffsetTracker
-from vl2ingest.pipeline.ports import Clock, Committer, MessageSource
+from vl2ingest.pipeline.ports import Clock, Committer, MessageSource, NullObserver, Observer
 from vl2ingest.pipeline.processor import Processor
 from vl2ingest.settings import PipelineSettings
 
@@ -36,7 +36,9 @@ class Runner:
         commit_interval_ms: int,
         clock: Clock,
         committer: Committer | None = None,
+        observer: Observer | None = None,
     ) -> None:
+        self._observer: Observer = observer or NullObserver()
         self._source = source
         self._committer: Committer = committer or source
         self._processor = processor
@@ -85,6 +87,9 @@ class Runner:
             messages = await self._source.poll(timeout_ms=_POLL_TIMEOUT_MS)
             for message in messages:
                 self._start(group, message)
+            self._observer.in_flight(messages=self.in_flight, size_bytes=self._in_flight_bytes)
+            for tp, records in self._source.lag().items():
+                self._observer.lag(tp, records)
 
     def _apply_backpressure(self) -> None:
         limit_count = self._settings.max_in_flight_messages
