@@ -81,7 +81,7 @@ def load_image(opened: OpenedImage, *, max_side: int | None) -> DecodedImage:
             # draft() picks the largest DCT scale (1/2, 1/4, 1/8) still >= the requested size.
             image.draft("RGB", (max(1, int(raw_w * scale)), max(1, int(raw_h * scale))))
         image.load()
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # no copy when nothing to rotate
         if image.mode != "RGB":
             image = _to_rgb(image)
         if max_side is not None and max(image.size) > max_side:
