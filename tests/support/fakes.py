@@ -110,6 +110,7 @@ class FakeEngine:
     batches: list[int] = field(default_factory=list)
     fail_with: VL2IngestError | None = None
     gate: asyncio.Event | None = None
+    problems: tuple[str, ...] = ()
 
     async def start(self) -> None:
         return None
@@ -131,6 +132,7 @@ class FakeEngine:
                 text=" ".join(f"{i.width}x{i.height}" for i in request.images),
                 input_tokens=request.image_tokens,
                 output_tokens=3,
+                problems=self.problems,
             )
             for request in batch
         ]

@@ -341,3 +341,13 @@ async def test_byte_reservations_are_returned_on_success_and_on_partial_failure(
     assert [f.error.code for f in h.sink.failed] == ["object_not_found"]
     assert budget.used == 0
     assert budget.peak > 0
+
+
+async def test_malformed_output_pieces_are_reported_in_the_event() -> None:
+    """What the engine's output parser skipped reaches the event's `problems`."""
+    h = Harness()
+    h.engine.problems = ("det block 1: odd-length coordinate list",)
+    uri = h.store.put(BUCKET, "a.png", png_bytes(10, 10))
+    await h.handle(request(uri))
+    (event,) = h.sink.completed
+    assert event.problems == ("det block 1: odd-length coordinate list",)

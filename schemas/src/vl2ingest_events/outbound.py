@@ -88,6 +88,8 @@ class ExtractionCompleted(
     prompt_version: str = ""
     attributes: dict[str, str] = msgspec.field(default_factory=dict)
     trace_id: str = ""
+    problems: tuple[str, ...] = ()
+    """Malformed pieces of the model output that were skipped (e.g. an odd-length box list)."""
 
 
 class ExtractionFailed(

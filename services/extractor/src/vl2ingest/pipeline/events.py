@@ -77,6 +77,7 @@ def completed_event(
         prompt_version=prompt_version,
         attributes=request.attributes,
         trace_id=trace_id,
+        problems=output.problems,
     )
 
 

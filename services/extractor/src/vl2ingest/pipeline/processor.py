@@ -256,6 +256,8 @@ class Processor:
             self._observer.tokens(
                 input_tokens=output.input_tokens, output_tokens=output.output_tokens
             )
+            if output.problems:
+                bound.warning("model output had malformed pieces", problems=list(output.problems))
             bound.debug("request completed", total_ms=timings.total, images=len(extraction.images))
 
     async def _extract(self, request: ExtractionRequested) -> _Extraction:
