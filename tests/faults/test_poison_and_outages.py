@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import random
 import time
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from tests.faults.harness import (
     DevStack,
@@ -26,7 +29,13 @@ from tests.faults.harness import (
 from tests.support.servers import S3Endpoint
 from tests.support.stack import Topics, consume, fresh_topics
 
-from vl2ingest_events import ExtractionRequested, ImageRef, encode
+from vl2ingest_events import (
+    ExtractionRequested,
+    ImageRef,
+    InboundDecodeError,
+    decode_inbound,
+    encode,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(600)]
 
@@ -35,9 +44,35 @@ def _request(request_id: str, uri: str, **extra: Any) -> bytes:
     return encode(ExtractionRequested(request_id=request_id, images=(ImageRef(uri=uri),), **extra))
 
 
+def hypothesis_garbage(n: int) -> list[bytes]:
+    """``n`` distinct hypothesis-generated inbound values (raw bytes, text, and JSON of any
+    shape) that are not valid requests; derandomized, so the corpus is the same every run."""
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=12,
+    )
+    values = st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=200).map(str.encode),
+        json_values.map(lambda v: json.dumps(v).encode()),
+    )
+    found: dict[bytes, None] = {}
+
+    @settings(max_examples=n * 4, database=None, derandomize=True, phases=[Phase.generate])
+    @given(values)
+    def collect(value: bytes) -> None:
+        try:
+            decode_inbound(value)
+        except InboundDecodeError:
+            found.setdefault(value, None)  # only what really is invalid
+
+    collect()
+    return list(found)[:n]
+
+
 def poison_corpus(s3_client: Any, bucket: str) -> dict[str, tuple[bytes, str]]:
     """request key -> (record value, expected error code)."""
-    rng = random.Random(20261128)  # seeded garbage, reproducible
     jpeg = io.BytesIO()
     Image.new("RGB", (300, 200), (9, 99, 199)).save(jpeg, format="JPEG")
     png = io.BytesIO()
@@ -55,8 +90,8 @@ def poison_corpus(s3_client: Any, bucket: str) -> dict[str, tuple[bytes, str]]:
     for key, body in objects.items():
         s3_client.put_object(Bucket=bucket, Key=f"poison/{key}", Body=body)
     corpus: dict[str, tuple[bytes, str]] = {}
-    for i in range(30):
-        corpus[f"garbage-{i}"] = (rng.randbytes(rng.randint(0, 400)), "invalid_request")
+    for i, garbage in enumerate(hypothesis_garbage(30)):
+        corpus[f"garbage-{i}"] = (garbage, "invalid_request")
     valid = _request("x", f"s3://{bucket}/img/00.png")
     corpus["truncated-json"] = (valid[: len(valid) // 2], "invalid_request")
     corpus["wrong-types"] = (
@@ -122,9 +157,9 @@ async def test_poison_corpus_is_classified_and_good_traffic_flows(
     figures: list[Figures],
     tmp_path: Path,
 ) -> None:
-    """Garbage, truncated JSON, wrong types, huge strings, foreign buckets, file:// and http://
-    URIs, empty, corrupt, bomb and 50 MB objects each yield their classified failure and a DLQ
-    record, interleaved good requests all complete, and the process never dies."""
+    """Hypothesis-generated garbage, truncated JSON, wrong types, huge strings, foreign buckets,
+    file:// and http:// URIs, empty, corrupt, bomb and 50 MB objects each yield their classified
+    failure and a DLQ record, interleaved good requests all complete, the process never dies."""
     uris = upload_objects(s3_client, bucket)
     corpus = poison_corpus(s3_client, bucket)
     good = requests_for(uris, 2000)
