@@ -10,9 +10,12 @@ import platform
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.faults.harness import Figures
+from tests.faults.harness import Figures, Scenario
+from tests.support.servers import S3Endpoint
+from tests.support.stack import Topics
 
 REPORT = Path(__file__).parents[2] / "docs" / "reliability.md"
 
@@ -24,6 +27,19 @@ def figures() -> Iterator[list[Figures]]:
     if collected:
         REPORT.parent.mkdir(exist_ok=True)
         REPORT.write_text(_render(collected))
+
+
+@pytest.fixture
+def scenario(
+    kafka: str,
+    s3: S3Endpoint,
+    s3_client: Any,
+    bucket: str,
+    topics: Topics,
+    figures: list[Figures],
+    tmp_path: Path,
+) -> Scenario:
+    return Scenario(kafka, s3, s3_client, bucket, topics, figures, tmp_path)
 
 
 def _render(rows: list[Figures]) -> str:

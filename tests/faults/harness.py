@@ -276,3 +276,36 @@ def requests_for(uris: list[str], n: int) -> list[tuple[bytes, bytes]]:
         )
         records.append((request_id.encode(), encode(event)))
     return records
+
+
+@dataclass
+class Scenario:
+    """One fault scenario's world: the servers, its own topics and bucket, and the report."""
+
+    kafka: str
+    s3: S3Endpoint
+    s3_client: Any
+    bucket: str
+    topics: Topics
+    figures: list[Figures]
+    workdir: Path
+
+    def env(self, topics: Topics | None = None, **settings: str) -> dict[str, str]:
+        """The service's environment for these servers, plus ``VL2INGEST_*=value`` overrides."""
+        return {**service_env(self.kafka, self.s3, topics or self.topics, self.bucket), **settings}
+
+    def requests(self, n: int) -> list[tuple[bytes, bytes]]:
+        """Upload the shared images and return ``n`` request records for them."""
+        return requests_for(upload_objects(self.s3_client, self.bucket), n)
+
+    async def queue_requests(self, n: int) -> None:
+        await produce_many(self.kafka, self.topics.requests, self.requests(n))
+
+    def service(self, env: dict[str, str], name: str = "service") -> ServiceProcess:
+        return ServiceProcess(env, self.workdir / f"{name}.log")
+
+    def tally(self, topics: Topics | None = None) -> contextlib.AbstractAsyncContextManager[Tally]:
+        return tally(self.kafka, (topics or self.topics).results)
+
+    def report(self, scenario: str, requests: int, seen: Tally, **details: object) -> None:
+        self.figures.append(Figures.of(scenario, requests, seen, **details))

@@ -17,16 +17,10 @@ from hypothesis import strategies as st
 from PIL import Image
 from tests.faults.harness import (
     DevStack,
-    Figures,
-    ServiceProcess,
+    Scenario,
     Tally,
     produce_many,
-    requests_for,
-    service_env,
-    tally,
-    upload_objects,
 )
-from tests.support.servers import S3Endpoint
 from tests.support.stack import Topics, consume, fresh_topics
 
 from vl2ingest_events import (
@@ -136,11 +130,11 @@ def poison_corpus(s3_client: Any, bucket: str) -> dict[str, tuple[bytes, str]]:
 
 
 async def _run_until_done(
-    env: dict[str, str], log: Path, kafka: str, topics: Topics, expected: int
+    scenario: Scenario, env: dict[str, str], name: str, topics: Topics, expected: int
 ) -> tuple[Tally, int]:
     """Run the service until ``expected`` outcomes; check it is still alive; stop it."""
-    async with tally(kafka, topics.results) as seen:
-        with ServiceProcess(env, log) as service:
+    async with scenario.tally(topics) as seen:
+        with scenario.service(env, name) as service:
             await seen.outcomes(expected)
             assert service.process is not None
             assert service.process.poll() is None, "the service died"
@@ -148,25 +142,16 @@ async def _run_until_done(
     return seen, code
 
 
-async def test_poison_corpus_is_classified_and_good_traffic_flows(
-    kafka: str,
-    s3: S3Endpoint,
-    s3_client: Any,
-    bucket: str,
-    topics: Topics,
-    figures: list[Figures],
-    tmp_path: Path,
-) -> None:
+async def test_poison_corpus_is_classified_and_good_traffic_flows(scenario: Scenario) -> None:
     """Hypothesis-generated garbage, truncated JSON, wrong types, huge strings, foreign buckets,
     file:// and http:// URIs, empty, corrupt, bomb and 50 MB objects each yield their classified
     failure and a DLQ record, interleaved good requests all complete, the process never dies."""
-    uris = upload_objects(s3_client, bucket)
-    corpus = poison_corpus(s3_client, bucket)
-    good = requests_for(uris, 2000)
-    async with fresh_topics(kafka) as clean:  # the same good traffic without poison
-        await produce_many(kafka, clean.requests, good)
+    corpus = poison_corpus(scenario.s3_client, scenario.bucket)
+    good = scenario.requests(2000)
+    async with fresh_topics(scenario.kafka) as clean:  # the same good traffic without poison
+        await produce_many(scenario.kafka, clean.requests, good)
         baseline, _ = await _run_until_done(
-            service_env(kafka, s3, clean, bucket), tmp_path / "clean.log", kafka, clean, len(good)
+            scenario, scenario.env(clean), "clean", clean, len(good)
         )
     records: list[tuple[bytes, bytes]] = []
     poison = [(key.encode(), value) for key, (value, _) in corpus.items()]
@@ -175,12 +160,11 @@ async def test_poison_corpus_is_classified_and_good_traffic_flows(
         if i % 45 == 0 and poison:
             records.append(poison.pop())
     records.extend(poison)
-    await produce_many(kafka, topics.requests, records)
-    env = service_env(kafka, s3, topics, bucket)
+    await produce_many(scenario.kafka, scenario.topics.requests, records)
     seen, code = await _run_until_done(
-        env, tmp_path / "svc.log", kafka, topics, len(good) + len(corpus)
+        scenario, scenario.env(), "service", scenario.topics, len(good) + len(corpus)
     )
-    dead = await consume(kafka, topics.dlq, len(corpus), timeout_s=60)
+    dead = await consume(scenario.kafka, scenario.topics.dlq, len(corpus), timeout_s=60)
     assert code == 0
     assert {k: seen.failed_codes.get(k) for k in corpus} == {k: c for k, (_, c) in corpus.items()}
     assert all(f"r-{i:05d}" in seen.events for i in range(len(good)))
@@ -191,45 +175,33 @@ async def test_poison_corpus_is_classified_and_good_traffic_flows(
     # bound, since this 2-core machine is shared; the figure itself goes into the report).
     ratio = seen.good_rate / baseline.good_rate
     assert ratio > 0.5
-    figures.append(
-        Figures.of(
-            "poison corpus mixed into good traffic",
-            len(records),
-            seen,
-            poison_records=len(corpus),
-            DLQ_records=len(dead),
-            good_completed=len(good),
-            results_per_s_clean=f"{baseline.good_rate:.0f}",
-            results_per_s_with_poison=f"{seen.good_rate:.0f}",
-            ratio=f"{ratio:.2f}",
-            process_died="no",
-        )
+    scenario.report(
+        "poison corpus mixed into good traffic",
+        len(records),
+        seen,
+        poison_records=len(corpus),
+        DLQ_records=len(dead),
+        good_completed=len(good),
+        results_per_s_clean=f"{baseline.good_rate:.0f}",
+        results_per_s_with_poison=f"{seen.good_rate:.0f}",
+        ratio=f"{ratio:.2f}",
+        process_died="no",
     )
 
 
-async def test_s3_outage_of_20_s_is_retried_not_dead_lettered(
-    kafka: str,
-    s3: S3Endpoint,
-    s3_client: Any,
-    bucket: str,
-    topics: Topics,
-    figures: list[Figures],
-    tmp_path: Path,
-) -> None:
+async def test_s3_outage_of_20_s_is_retried_not_dead_lettered(scenario: Scenario) -> None:
     """With the S3 server stopped for 20 s mid-stream, every request still completes: transient
     failures are retried with back-off, none is dead-lettered."""
     stack = DevStack()
-    uris = upload_objects(s3_client, bucket)
     n = 800
-    await produce_many(kafka, topics.requests, requests_for(uris, n))
-    env = {
-        **service_env(kafka, s3, topics, bucket),
-        "VL2INGEST_TEST_ENGINE_BATCH_S": "0.05",
-        "VL2INGEST_S3__CONNECT_TIMEOUT_S": "1",
-        "VL2INGEST_S3__MAX_ATTEMPTS": "1",
-    }
-    async with tally(kafka, topics.results) as seen:
-        with ServiceProcess(env, tmp_path / "svc.log") as service:
+    await scenario.queue_requests(n)
+    env = scenario.env(
+        VL2INGEST_TEST_ENGINE_BATCH_S="0.05",
+        VL2INGEST_S3__CONNECT_TIMEOUT_S="1",
+        VL2INGEST_S3__MAX_ATTEMPTS="1",
+    )
+    async with scenario.tally() as seen:
+        with scenario.service(env, "svc") as service:
             try:
                 await seen.outcomes(n // 5, what="a fifth of the results before the outage")
                 stack.stop_s3()
@@ -242,39 +214,28 @@ async def test_s3_outage_of_20_s_is_retried_not_dead_lettered(
                 assert service.terminate() == 0
             finally:
                 stack.start()  # the S3 server comes back whatever happened
-    figures.append(
-        Figures.of(
-            "S3 server stopped for 20 s",
-            n,
-            seen,
-            outage=f"{outage_s:.1f} s",
-            outcomes_before_outage=at_outage,
-            dead_lettered=len(seen.failed_codes),
-        )
+    scenario.report(
+        "S3 server stopped for 20 s",
+        n,
+        seen,
+        outage=f"{outage_s:.1f} s",
+        outcomes_before_outage=at_outage,
+        dead_lettered=len(seen.failed_codes),
     )
     assert seen.failed_codes == {}
     assert len(seen.events) == n
 
 
-async def test_broker_restart_mid_stream_loses_nothing(
-    kafka: str,
-    s3: S3Endpoint,
-    s3_client: Any,
-    bucket: str,
-    topics: Topics,
-    figures: list[Figures],
-    tmp_path: Path,
-) -> None:
+async def test_broker_restart_mid_stream_loses_nothing(scenario: Scenario) -> None:
     """Kafka itself is killed and restarted mid-stream; the service rides it out (or is
     restarted, as Kubernetes would, if it exits): every request gets an outcome."""
     stack = DevStack()
-    uris = upload_objects(s3_client, bucket)
     n = 800
-    await produce_many(kafka, topics.requests, requests_for(uris, n))
-    env = {**service_env(kafka, s3, topics, bucket), "VL2INGEST_TEST_ENGINE_BATCH_S": "0.05"}
+    await scenario.queue_requests(n)
+    env = scenario.env(VL2INGEST_TEST_ENGINE_BATCH_S="0.05")
     restarts = 0
-    async with tally(kafka, topics.results) as seen:
-        with ServiceProcess(env, tmp_path / "svc.log") as service:
+    async with scenario.tally() as seen:
+        with scenario.service(env, "svc") as service:
             try:
                 await seen.outcomes(n // 5, what="a fifth of the results before the restart")
                 stack.stop_kafka()
@@ -292,15 +253,13 @@ async def test_broker_restart_mid_stream_loses_nothing(
                 assert service.terminate() == 0
             finally:
                 stack.start()  # the broker comes back whatever happened
-    figures.append(
-        Figures.of(
-            "Kafka broker killed and restarted",
-            n,
-            seen,
-            broker_down=f"{broker_down_s:.1f} s",
-            service_restarts=restarts,
-            dead_lettered=len(seen.failed_codes),
-        )
+    scenario.report(
+        "Kafka broker killed and restarted",
+        n,
+        seen,
+        broker_down=f"{broker_down_s:.1f} s",
+        service_restarts=restarts,
+        dead_lettered=len(seen.failed_codes),
     )
     assert seen.failed_codes == {}
     assert len(seen.events) == n
@@ -313,15 +272,7 @@ def _peak_rss_mib(pid: int) -> float:
     raise AssertionError("no VmHWM in /proc status")
 
 
-async def test_large_images_keep_memory_bounded(
-    kafka: str,
-    s3: S3Endpoint,
-    s3_client: Any,
-    bucket: str,
-    topics: Topics,
-    figures: list[Figures],
-    tmp_path: Path,
-) -> None:
+async def test_large_images_keep_memory_bounded(scenario: Scenario) -> None:
     """Thirty requests for a ~45 MB image, with 16 parallel fetches allowed: the fetch byte
     budget (96 MiB) holds downloads back, so the process's peak memory stays bounded (the same
     run with an unlimited budget peaked at 1637 MiB on the 2-core dev machine)."""
@@ -331,35 +282,34 @@ async def test_large_images_keep_memory_bounded(
     buffer = io.BytesIO()
     noise.save(buffer, format="PNG", compress_level=0)
     size_mib = len(buffer.getvalue()) / 2**20
-    s3_client.put_object(Bucket=bucket, Key="big/noise.png", Body=buffer.getvalue())
+    scenario.s3_client.put_object(
+        Bucket=scenario.bucket, Key="big/noise.png", Body=buffer.getvalue()
+    )
     del noise, buffer
     n = 30
     records = [
-        (f"big-{i}".encode(), _request(f"big-{i}", f"s3://{bucket}/big/noise.png"))
+        (f"big-{i}".encode(), _request(f"big-{i}", f"s3://{scenario.bucket}/big/noise.png"))
         for i in range(n)
     ]
-    await produce_many(kafka, topics.requests, records)
-    env = {
-        **service_env(kafka, s3, topics, bucket),
-        "VL2INGEST_PIPELINE__MAX_FETCHED_BYTES": str(96 * 2**20),
-        "VL2INGEST_S3__FETCH_CONCURRENCY": "16",
-    }
-    async with tally(kafka, topics.results) as seen:
-        with ServiceProcess(env, tmp_path / "svc.log") as service:
+    await produce_many(scenario.kafka, scenario.topics.requests, records)
+    env = scenario.env(
+        VL2INGEST_PIPELINE__MAX_FETCHED_BYTES=str(96 * 2**20),
+        VL2INGEST_S3__FETCH_CONCURRENCY="16",
+    )
+    async with scenario.tally() as seen:
+        with scenario.service(env, "svc") as service:
             await seen.outcomes(n)
             assert service.process is not None
             peak_mib = _peak_rss_mib(service.process.pid)
             assert service.terminate() == 0
-    figures.append(
-        Figures.of(
-            "30 requests for a 45 MB image, 16 parallel fetches",
-            n,
-            seen,
-            object=f"{size_mib:.0f} MiB",
-            fetch_budget="96 MiB",
-            peak_RSS=f"{peak_mib:.0f} MiB",
-            failed=len(seen.failed_codes),
-        )
+    scenario.report(
+        "30 requests for a 45 MB image, 16 parallel fetches",
+        n,
+        seen,
+        object=f"{size_mib:.0f} MiB",
+        fetch_budget="96 MiB",
+        peak_RSS=f"{peak_mib:.0f} MiB",
+        failed=len(seen.failed_codes),
     )
     assert seen.failed_codes == {}
     # Unbounded, 16 parallel 45 MB downloads alone would hold ~720 MB.
