@@ -84,10 +84,11 @@ lmdeploy-env: $(UV) ## install the lmdeploy environment (large, cached under .ca
 contract: lmdeploy-env ## CPU contract tests against the real lmdeploy package
 	$(LMDEPLOY_PY) -m pytest tests/lmdeploy
 
+# ARGS="--model-path DIR" (or VL2INGEST_TEST_MODEL_PATH) for real weights, ARGS="--random-weights
+# tiny" (or small) where weights cannot be downloaded: see bench/gpu_check.py.
 .PHONY: gpu-check
-gpu-check: lmdeploy-env ## on a GPU machine: real inference tests + bench/gpu.py (VL2INGEST_TEST_MODEL_PATH)
-	$(LMDEPLOY_PY) -m pytest tests/gpu
-	$(LMDEPLOY_PY) bench/gpu.py
+gpu-check: lmdeploy-env ## on a GPU machine: tests/gpu + bench/gpu.py (ARGS="--random-weights tiny")
+	$(LMDEPLOY_PY) -m bench.gpu_check $(ARGS)
 
 .PHONY: test
 test: setup lint ## everything: lint, unit, integration (real Kafka + S3), lmdeploy contract tests

@@ -1,8 +1,10 @@
-"""GPU throughput of DeepSeek-VL2 through our adapter: ``make gpu-check`` (needs CUDA + weights).
+"""GPU throughput of DeepSeek-VL2 through our adapter: run by ``make gpu-check`` (needs CUDA).
 
 For batch sizes 1, 8 and 32 of the bundled sample images: images/s, output tokens/s, time to
-first token (a max_new_tokens=1 pass: prefill latency) and peak GPU memory in use. Writes JSON
-and a Markdown table under bench/results/.
+first token (a max_new_tokens=1 pass: prefill latency) and GPU memory in use. Every request
+generates exactly ``--max-new-tokens`` tokens (end-of-sequence ignored), so figures compare
+across checkpoints, random weights included. Writes JSON and a Markdown table under
+bench/results/. Run it as a module from the repository root: ``python -m bench.gpu``.
 """
 
 from __future__ import annotations
@@ -29,11 +31,9 @@ RESULTS = Path(__file__).parent / "results"
 
 
 async def measure(engine: LmdeployEngine, batch: int, max_new_tokens: int) -> dict[str, float]:
-    requests = [engine_request(engine, [name], "ocr") for name in islice(cycle(SAMPLES), batch)]
-    requests = [
-        type(r)(request=r.request, images=r.images, max_new_tokens=max_new_tokens) for r in requests
-    ]
-    first = [type(r)(request=r.request, images=r.images, max_new_tokens=1) for r in requests]
+    names = list(islice(cycle(SAMPLES), batch))
+    requests = [engine_request(engine, [n], "ocr", max_new_tokens=max_new_tokens) for n in names]
+    first = [engine_request(engine, [n], "ocr", max_new_tokens=1) for n in names]
     started = time.perf_counter()
     await engine.infer(first)
     ttft = time.perf_counter() - started
@@ -58,13 +58,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-path", default=os.environ.get("VL2INGEST_TEST_MODEL_PATH"))
     parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--label", default="", help="e.g. random-weights: shown in the table")
     args = parser.parse_args()
     if not args.model_path or not torch.cuda.is_available():
         raise SystemExit("bench/gpu.py needs CUDA and --model-path (or VL2INGEST_TEST_MODEL_PATH)")
     settings = EngineSettings(
         name="lmdeploy", model_path=args.model_path, model_name=Path(args.model_path).name
     )
-    async with LmdeployEngine(settings) as engine:
+    async with LmdeployEngine(settings, fixed_output_length=True) as engine:
         await engine.infer([engine_request(engine, [SAMPLES[0]], "ocr")])  # warm-up
         rows = [await measure(engine, batch, args.max_new_tokens) for batch in (1, 8, 32)]
         info = engine.info
@@ -73,6 +74,7 @@ async def main() -> None:
         "gpu": torch.cuda.get_device_name(0),
         "host": platform.node(),
         "model": info.name,
+        "label": args.label,
         "backend": info.backend,
         "max_new_tokens": args.max_new_tokens,
         "rows": rows,
@@ -88,7 +90,8 @@ async def main() -> None:
         f"{r['time_to_first_token_ms']} | {r['gpu_memory_in_use_gib']} |"
         for r in rows
     ]
-    table = "\n".join([f"{report['gpu']}, {info.name} on {info.backend}", "", header, *lines])
+    title = f"{report['gpu']}, {info.name} {args.label} on {info.backend}".replace("  ", " ")
+    table = "\n".join([title, "", header, *lines])
     (RESULTS / f"gpu-{stamp}.md").write_text(table + "\n")
     print(table)
 

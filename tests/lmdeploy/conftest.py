@@ -53,7 +53,7 @@ def _vl2_support() -> None:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DeepSeek-VL2-tiny-shaped model directory (config and tokenizer, no weights)."""
-    from tests.lmdeploy.tiny_model import write_tiny_model
+    from tests.support.vl2_model import write_tiny_model
 
     return write_tiny_model(tmp_path_factory.mktemp("models") / "vl2-tiny")
 

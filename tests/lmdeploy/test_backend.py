@@ -7,18 +7,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from lmdeploy import PytorchEngineConfig, TurbomindEngineConfig, turbomind
+from lmdeploy import GenerationConfig, PytorchEngineConfig, TurbomindEngineConfig, turbomind
 from lmdeploy.archs import autoget_backend, autoget_backend_config
 from lmdeploy.pytorch.config import ModelConfig
-from tests.lmdeploy.tiny_model import write_tiny_model
+from tests.support.vl2_model import write_tiny_model
 from transformers import AutoConfig
 
+from vl2ingest.engines.lmdeploy_engine.engine import generation_kwargs
 from vl2ingest.engines.lmdeploy_engine.vl2_config import (
     DeepseekVLV2Config,
     VL2LanguageConfig,
     VL2ProjectorConfig,
     VL2VisionConfig,
 )
+from vl2ingest.settings import EngineSettings
 
 
 def test_turbomind_request_silently_becomes_pytorch(tiny_model: Path) -> None:
@@ -81,3 +83,11 @@ def test_small_variant_gets_latent_attention_by_default(tmp_path: Path) -> None:
     assert isinstance(language, VL2LanguageConfig)
     assert "use_mla" not in json.loads((model / "config.json").read_text())["language_config"]
     assert (language.use_mla, language.kv_lora_rank, language.qk_rope_head_dim) == (True, 32, 8)
+
+
+@pytest.mark.parametrize("ignore_eos", [False, True])
+def test_generation_kwargs_are_lmdeploy_generation_config_fields(ignore_eos: bool) -> None:
+    """Every argument our policy sets is a field of LMDeploy's GenerationConfig."""
+    kwargs = generation_kwargs("ocr", 64, EngineSettings(), ignore_eos=ignore_eos)
+    config = GenerationConfig(**kwargs)
+    assert {name: getattr(config, name) for name in kwargs} == kwargs

@@ -41,6 +41,13 @@ def test_greedy_with_repetition_penalty_uses_top_k_1() -> None:
     assert kwargs["repetition_penalty"] == 1.1
     assert kwargs["max_new_tokens"] == 512
     assert kwargs["skip_special_tokens"] is False
+    assert kwargs["ignore_eos"] is False
+
+
+def test_fixed_output_length_ignores_end_of_sequence() -> None:
+    """Measurements generate exactly max_new_tokens: end-of-sequence is ignored."""
+    kwargs = generation_kwargs("ocr", 64, EngineSettings(), ignore_eos=True)
+    assert (kwargs["ignore_eos"], kwargs["max_new_tokens"]) == (True, 64)
 
 
 def test_free_prompts_sample_at_the_configured_temperature() -> None:

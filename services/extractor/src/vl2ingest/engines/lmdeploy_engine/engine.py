@@ -66,12 +66,16 @@ def _pretty(backend: str) -> str:
     return {"turbomind": "TurboMind", "pytorch": "PyTorch"}.get(backend, backend)
 
 
-def generation_kwargs(task: str, max_new_tokens: int, settings: EngineSettings) -> dict[str, Any]:
+def generation_kwargs(
+    task: str, max_new_tokens: int, settings: EngineSettings, *, ignore_eos: bool = False
+) -> dict[str, Any]:
     """LMDeploy ``GenerationConfig`` arguments for one request.
 
     Greedy by default. LMDeploy applies ``repetition_penalty`` only when sampling, so greedy with
     a penalty is ``do_sample=True, top_k=1``. Special tokens are kept so grounding markup can be
     parsed. Free prompts and captions may sample (temperature <= 0.7, validated in settings).
+    ``ignore_eos`` generates exactly ``max_new_tokens``: for measurements only (see
+    :class:`LmdeployEngine`).
     """
     sampling = settings.temperature > 0 and task in {"prompt", "caption"}
     return {
@@ -82,6 +86,7 @@ def generation_kwargs(task: str, max_new_tokens: int, settings: EngineSettings) 
         "temperature": settings.temperature if sampling else 1.0,
         "repetition_penalty": settings.repetition_penalty,
         "skip_special_tokens": False,
+        "ignore_eos": ignore_eos,
     }
 
 
@@ -111,10 +116,19 @@ def checkpoint_revision(model_path: str) -> str:
 
 
 class LmdeployEngine(AsyncResource):
-    def __init__(self, settings: EngineSettings) -> None:
+    """DeepSeek-VL2 through LMDeploy.
+
+    ``fixed_output_length`` makes every request generate exactly its ``max_new_tokens``,
+    ignoring end-of-sequence: GPU throughput measurements (``bench/gpu.py``) and checks with
+    random weights use it. It is a constructor argument, never a setting: the service does not
+    offer it.
+    """
+
+    def __init__(self, settings: EngineSettings, *, fixed_output_length: bool = False) -> None:
         if not settings.model_path:
             raise ConfigError("VL2INGEST_ENGINE__MODEL_PATH is required for the lmdeploy engine")
         self._settings = settings
+        self._fixed_output_length = fixed_output_length
         self._model_path = settings.model_path
         self._engine: Any = None
         self._gen_config_cls: Any = None
@@ -233,7 +247,12 @@ class LmdeployEngine(AsyncResource):
                 return InferenceFailed("image reached the engine without DeepSeek-VL2 views")
             views.append((image.plan, image.views))
         gen_config = self._gen_config_cls(
-            **generation_kwargs(task.task, request.max_new_tokens, self._settings)
+            **generation_kwargs(
+                task.task,
+                request.max_new_tokens,
+                self._settings,
+                ignore_eos=self._fixed_output_length,
+            )
         )
         try:
             async with asyncio.timeout(self._settings.request_timeout_s):
