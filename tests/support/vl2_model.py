@@ -307,12 +307,12 @@ def write_random_weights(
     *,
     device: str = "cpu",
     seed: int = 0,
-    shard_bytes: int = 4 * 2**30,
+    shard_bytes: int = 2**30,
 ) -> int:
     """Write bf16 random weights for ``config`` as sharded safetensors with an index.
 
     Returns the number of bytes written. Tensors are drawn on ``device`` (a GPU draws the 32 GB
-    of the small variant in seconds) and written shard by shard, so memory stays near one shard.
+    of the small variant in seconds) and written shard by shard: peak memory is a few shards.
     """
     import torch
     from safetensors.torch import save_file
