@@ -10,10 +10,17 @@ whole budget is still admitted when nothing else is held, so no request can wait
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 
 class Budget:
-    """``acquire(n)`` waits until ``n`` more units fit; ``release(n)`` gives them back."""
+    """``acquire(n)`` waits until ``n`` more units fit; ``release(n)`` gives them back.
+
+    Waiters are served first come, first served: a release wakes only the waiters it admits
+    (not every waiter, as a condition variable's ``notify_all`` would), so hundreds of queued
+    requests cost nothing per release, and a large reservation is never overtaken forever by
+    smaller ones.
+    """
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
@@ -21,17 +28,45 @@ class Budget:
         self.capacity = capacity
         self.used = 0
         self.peak = 0
-        self._changed = asyncio.Condition()
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    def _fits(self, size: int) -> bool:
+        return self.used == 0 or self.used + size <= self.capacity
+
+    def _take(self, size: int) -> None:
+        self.used += size
+        self.peak = max(self.peak, self.used)
 
     async def acquire(self, size: int) -> None:
-        async with self._changed:
-            await self._changed.wait_for(
-                lambda: self.used == 0 or self.used + size <= self.capacity
-            )
-            self.used += size
-            self.peak = max(self.peak, self.used)
+        if not self._waiters and self._fits(size):
+            self._take(size)
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (size, waiter)
+        self._waiters.append(entry)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.used = max(0, self.used - size)  # admitted, then cancelled: give back
+            else:
+                self._waiters.remove(entry)
+            self._admit()
+            raise
 
     async def release(self, size: int) -> None:
-        async with self._changed:
-            self.used = max(0, self.used - size)
-            self._changed.notify_all()
+        self.used = max(0, self.used - size)
+        self._admit()
+
+    def _admit(self) -> None:
+        """Admit waiters from the head of the queue while they fit."""
+        while self._waiters:
+            size, waiter = self._waiters[0]
+            if waiter.done():  # cancelled while queued
+                self._waiters.popleft()
+                continue
+            if not self._fits(size):
+                return
+            self._waiters.popleft()
+            self._take(size)
+            waiter.set_result(None)
