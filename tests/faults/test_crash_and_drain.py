@@ -55,7 +55,7 @@ async def test_sigkill_mid_stream_loses_nothing(delivery: str, scenario: Scenari
     )
     assert len(seen.events) == n
     assert seen.failed_codes == {}
-    assert seen.consistent_event_ids()
+    assert seen.consistent_event_ids(), dict(seen.failed_codes)
     if delivery == "exactly_once":
         assert seen.duplicates == 0
 
@@ -124,7 +124,7 @@ async def test_second_signal_stops_at_once_and_loses_nothing(scenario: Scenario)
     assert code == 130
     assert stop_s < 10
     assert len(seen.events) == n
-    assert seen.consistent_event_ids()
+    assert seen.consistent_event_ids(), dict(seen.failed_codes)
 
 
 @pytest.mark.parametrize("delivery", DELIVERY_MODES)
@@ -155,7 +155,7 @@ async def test_group_scale_out_and_in_loses_nothing(delivery: str, scenario: Sce
     )
     assert len(seen.events) == n
     assert seen.failed_codes == {}
-    assert seen.consistent_event_ids()
+    assert seen.consistent_event_ids(), dict(seen.failed_codes)
     assert left_code == 0
     assert codes == [0, 0]
     if delivery == "exactly_once":

@@ -84,3 +84,19 @@ async def test_a_release_wakes_only_the_waiters_it_admits() -> None:
         waiter.cancel()
     await asyncio.gather(*waiters, return_exceptions=True)
     assert budget.used == 4  # the five admitted: one of the first 4 units, then 4 more
+
+
+async def test_cancelling_every_waiter_at_once_raises_only_cancellation() -> None:
+    """A forced stop cancels all queued requests together: each ends cancelled, none with an
+    error of the budget's own (which the pipeline would dead-letter), and nothing stays held."""
+    budget = Budget(2)
+    await budget.acquire(2)
+    waiters = [asyncio.create_task(budget.acquire(1)) for _ in range(50)]
+    await asyncio.sleep(0.01)
+    for waiter in waiters:
+        waiter.cancel()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results), results
+    await budget.release(2)
+    assert budget.used == 0
+    await asyncio.wait_for(budget.acquire(2), timeout=1)  # the queue is clear again

@@ -42,15 +42,14 @@ class Budget:
             self._take(size)
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (size, waiter)
-        self._waiters.append(entry)
+        self._waiters.append((size, waiter))
         try:
             await waiter
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
+            if not waiter.cancelled():
                 self.used = max(0, self.used - size)  # admitted, then cancelled: give back
-            else:
-                self._waiters.remove(entry)
+            # A cancelled waiter stays queued until it reaches the head, where _admit drops it
+            # (removing it here would race with other cancelled waiters that _admit dropped).
             self._admit()
             raise
 
