@@ -17,11 +17,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from vl2ingest.engines.lmdeploy_engine import LmdeployEngine
 from vl2ingest.settings import EngineSettings
 
 SAMPLES = Path(__file__).parents[2] / "scripts" / "demo" / "samples"
+
+# One engine per module, started once: the engine runs on the event loop it was started on, so
+# the fixture and the tests must share a module-scoped loop (the project's default loop scope is
+# "function", which pytest-asyncio refuses for a module-scoped async fixture).
+module_async_fixture = pytest_asyncio.fixture(scope="module", loop_scope="module")
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 
 def _model_path() -> str:
@@ -45,7 +52,7 @@ def random_weights() -> bool:
     return bool(os.environ.get("VL2INGEST_TEST_RANDOM_WEIGHTS"))
 
 
-@pytest.fixture(scope="module")
+@module_async_fixture
 async def engine(model_path: str, random_weights: bool) -> AsyncIterator[LmdeployEngine]:
     settings = EngineSettings(
         name="lmdeploy",

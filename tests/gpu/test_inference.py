@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from tests.gpu.conftest import SAMPLES
+from tests.gpu.conftest import SAMPLES, in_module_loop
 
 from vl2ingest.engines.lmdeploy_engine import LmdeployEngine
 from vl2ingest.imaging.preparer import prepare_one
 from vl2ingest.pipeline.models import EngineOutput, EngineRequest, FetchedObject, S3Location
 from vl2ingest_events import ExtractionRequested, ImageRef
 
-pytestmark = [pytest.mark.gpu, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.gpu, pytest.mark.timeout(600), in_module_loop]
 
 MAX_NEW_TOKENS = 256
 """Enough for the receipt's text; with random weights every answer is exactly this long."""
