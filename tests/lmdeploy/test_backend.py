@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -91,3 +92,27 @@ def test_generation_kwargs_are_lmdeploy_generation_config_fields(ignore_eos: boo
     kwargs = generation_kwargs("ocr", 64, EngineSettings(), ignore_eos=ignore_eos)
     config = GenerationConfig(**kwargs)
     assert {name: getattr(config, name) for name in kwargs} == kwargs
+
+
+def test_the_engine_api_the_adapter_calls_exists() -> None:
+    """The LMDeploy calls that only a GPU run makes, checked here by signature: the methods and
+    keyword arguments LmdeployEngine uses, and the fields it reads from the final output."""
+    from lmdeploy.serve.core import VLAsyncEngine
+    from lmdeploy.serve.core.async_engine import AsyncEngine, GenOut
+
+    used = {
+        "start_loop": {"loop", "use_async_api"},
+        "preprocess": {"messages", "session_id", "gen_config"},
+        "generate": {"request", "stream_response"},
+        "health_probe": {"scheduler_stall_timeout"},
+        "close": set(),
+    }
+    for method, arguments in used.items():
+        assert arguments <= set(inspect.signature(getattr(VLAsyncEngine, method)).parameters)
+    # VLAsyncEngine passes what it does not name on to AsyncEngine.
+    constructors = (VLAsyncEngine.__init__, AsyncEngine.__init__)
+    accepted = {name for c in constructors for name in inspect.signature(c).parameters}
+    assert {"model_path", "backend", "backend_config", "chat_template_config"} <= accepted
+    assert {"response", "input_token_len", "generate_token_len", "finish_reason"} <= set(
+        GenOut.__dataclass_fields__
+    )

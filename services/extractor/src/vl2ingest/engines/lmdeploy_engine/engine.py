@@ -210,10 +210,15 @@ class LmdeployEngine(AsyncResource):
         if self._engine is None:
             return False
         try:
-            status = await self._engine.engine.get_health_status()
+            # LMDeploy's own probe: the backend is alive, and its scheduler has made progress
+            # within a request deadline whenever requests are dispatched (a stalled engine is
+            # as unhealthy as a dead one).
+            probe = await self._engine.health_probe(
+                scheduler_stall_timeout=self._settings.request_timeout_s
+            )
         except Exception:  # noqa: BLE001  # any failure to answer means unhealthy
             return False
-        return bool(status.get("status", "healthy") == "healthy")
+        return bool(probe.get("status") == "healthy")
 
     async def infer(self, batch: Sequence[EngineRequest]) -> list[EngineOutput | VL2IngestError]:
         if self._engine is None:
