@@ -14,7 +14,7 @@ from lmdeploy.pytorch.config import ModelConfig
 from tests.support.vl2_model import write_tiny_model
 from transformers import AutoConfig
 
-from vl2ingest.engines.lmdeploy_engine.engine import generation_kwargs
+from vl2ingest.engines.lmdeploy_engine.engine import generation_kwargs, translate_error
 from vl2ingest.engines.lmdeploy_engine.vl2_config import (
     DeepseekVLV2Config,
     VL2LanguageConfig,
@@ -116,3 +116,20 @@ def test_the_engine_api_the_adapter_calls_exists() -> None:
     assert {"response", "input_token_len", "generate_token_len", "finish_reason"} <= set(
         GenOut.__dataclass_fields__
     )
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("CONTEXT_LENGTH_EXCEEDED", "context_overflow"),
+        ("INVALID_REQUEST", "invalid_request"),
+        ("PREPROCESS_FAILED", "invalid_request"),
+        ("ENGINE_UNAVAILABLE", "engine_dead"),
+        ("INTERNAL_ERROR", "inference_failed"),
+    ],
+)
+def test_lmdeploy_request_errors_map_onto_our_classes(code: str, expected: str) -> None:
+    """LMDeploy's own RequestError, as preprocess/generate raise it, becomes our error class."""
+    from lmdeploy.serve.core.exceptions import ErrorCode, RequestError
+
+    assert translate_error(RequestError(ErrorCode[code])).code == expected
