@@ -14,7 +14,12 @@ from lmdeploy.pytorch.config import ModelConfig
 from tests.support.vl2_model import write_tiny_model
 from transformers import AutoConfig
 
-from vl2ingest.engines.lmdeploy_engine.engine import generation_kwargs, translate_error
+from vl2ingest.engines.lmdeploy_engine.engine import (
+    Answer,
+    generation_kwargs,
+    join_answer,
+    translate_error,
+)
 from vl2ingest.engines.lmdeploy_engine.vl2_config import (
     DeepseekVLV2Config,
     VL2LanguageConfig,
@@ -133,3 +138,28 @@ def test_lmdeploy_request_errors_map_onto_our_classes(code: str, expected: str) 
     from lmdeploy.serve.core.exceptions import ErrorCode, RequestError
 
     assert translate_error(RequestError(ErrorCode[code])).code == expected
+
+
+def test_an_answer_is_the_joined_text_of_every_item_generate_yields() -> None:
+    """generate() yields the text generated since its previous item (the PyTorch engine streams
+    whatever stream_response says); the answer joins them and keeps the last item's counts."""
+    from lmdeploy.serve.core.async_engine import GenOut
+
+    chunks = [
+        GenOut(response="TOTAL", input_token_len=500, generate_token_len=1),
+        GenOut(response=" 10.", input_token_len=500, generate_token_len=3),
+        GenOut(response="30", input_token_len=500, generate_token_len=4, finish_reason="stop"),
+    ]
+    assert join_answer(chunks) == Answer("TOTAL 10.30", 500, 4, "stop")
+    assert join_answer([]) is None
+
+
+def test_out_of_memory_inside_generation_fails_only_that_item() -> None:
+    """LMDeploy reports a failure inside generation as a generic internal error; the torch
+    out-of-memory error in its causes still makes it engine_out_of_memory."""
+    from lmdeploy.serve.core.exceptions import ErrorCode, RequestError
+
+    wrapped = RequestError(ErrorCode.INTERNAL_ERROR)
+    wrapped.__cause__ = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert translate_error(wrapped).code == "engine_out_of_memory"
+    assert translate_error(RequestError(ErrorCode.INTERNAL_ERROR)).code == "inference_failed"

@@ -8,6 +8,7 @@ import pytest
 
 from vl2ingest.engines.lmdeploy_engine.engine import (
     BackendChoice,
+    LmdeployEngine,
     checkpoint_revision,
     generation_kwargs,
     translate_error,
@@ -101,7 +102,8 @@ def test_revision_is_a_hash_of_the_checkpoint_config(tmp_path: Path) -> None:
 
 
 def test_lmdeploy_settings_are_validated() -> None:
-    """The lmdeploy engine needs a model path; temperatures above 0.7 are refused."""
+    """The lmdeploy engine needs a model path and one GPU (tp=1); temperatures above 0.7 are
+    refused."""
     base = {"VL2INGEST_S3__ALLOWED_BUCKETS": "b", "VL2INGEST_ENGINE__NAME": "lmdeploy"}
     with pytest.raises(ConfigError, match="VL2INGEST_ENGINE__MODEL_PATH"):
         Settings.from_env(base)
@@ -109,3 +111,9 @@ def test_lmdeploy_settings_are_validated() -> None:
         Settings.from_env(
             {**base, "VL2INGEST_ENGINE__MODEL_PATH": "/m", "VL2INGEST_ENGINE__TEMPERATURE": "0.9"}
         )
+    with pytest.raises(ConfigError, match="VL2INGEST_ENGINE__TP must be 1"):
+        Settings.from_env(
+            {**base, "VL2INGEST_ENGINE__MODEL_PATH": "/m", "VL2INGEST_ENGINE__TP": "2"}
+        )
+    with pytest.raises(ConfigError, match="VL2INGEST_ENGINE__TP must be 1"):
+        LmdeployEngine(EngineSettings(name="lmdeploy", model_path="/m", tp=2))

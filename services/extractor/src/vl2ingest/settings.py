@@ -201,6 +201,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ConfigError(
                 "VL2INGEST_ENGINE__MODEL_PATH is required when VL2INGEST_ENGINE__NAME=lmdeploy"
             )
+        if self.engine.name == "lmdeploy" and self.engine.tp != 1:
+            raise ConfigError(
+                "VL2INGEST_ENGINE__TP must be 1: with more GPUs LMDeploy runs the model in worker "
+                "processes, where our DeepSeek-VL2 support is not installed"
+            )
 
 
 def _dec_hook(tp: type, obj: object) -> object:

@@ -90,14 +90,42 @@ def generation_kwargs(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    text: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str | None
+
+
+def join_answer(chunks: Sequence[Any]) -> Answer | None:
+    """The answer from the items LMDeploy's ``generate`` yielded, or None if it yielded none.
+
+    Each item carries the text generated since the previous one (the PyTorch engine streams
+    whether or not ``stream_response`` is asked) and the token counts as of that item, so the
+    answer is the joined text with the last item's counts and finish reason.
+    """
+    if not chunks:
+        return None
+    last = chunks[-1]
+    return Answer(
+        text="".join(chunk.response or "" for chunk in chunks),
+        input_tokens=int(last.input_token_len),
+        output_tokens=int(last.generate_token_len),
+        finish_reason=last.finish_reason,
+    )
+
+
 def translate_error(exc: BaseException) -> VL2IngestError:
     """Map an LMDeploy/torch failure of ONE request onto our classes (by name and code, so
-    this needs no lmdeploy import)."""
+    this needs no lmdeploy import). LMDeploy wraps what fails inside generation in a generic
+    internal error, so the chain of causes is searched for an out-of-memory error first."""
+    for link in _chain(exc):
+        if "OutOfMemory" in type(link).__name__ or "out of memory" in str(link).lower():
+            return EngineOutOfMemory(f"{type(link).__name__}: {link}"[:500])
     name = type(exc).__name__
     code = str(getattr(getattr(exc, "code", None), "value", getattr(exc, "code", "")))
     message = f"{name}: {exc}"[:500]
-    if "OutOfMemory" in name or "out of memory" in str(exc).lower():
-        return EngineOutOfMemory(message)
     if code == "context_length_exceeded":
         return ContextOverflow(message)
     if code in {"invalid_request", "preprocess_failed", "unsupported_feature"}:
@@ -105,6 +133,16 @@ def translate_error(exc: BaseException) -> VL2IngestError:
     if code == "engine_unavailable":
         return EngineDead(message)
     return InferenceFailed(message)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes and contexts, each once."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not s for s in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
 
 
 def checkpoint_revision(model_path: str) -> str:
@@ -127,6 +165,11 @@ class LmdeployEngine(AsyncResource):
     def __init__(self, settings: EngineSettings, *, fixed_output_length: bool = False) -> None:
         if not settings.model_path:
             raise ConfigError("VL2INGEST_ENGINE__MODEL_PATH is required for the lmdeploy engine")
+        if settings.tp != 1:
+            raise ConfigError(
+                "VL2INGEST_ENGINE__TP must be 1: with more GPUs LMDeploy runs the model in worker "
+                "processes, where our DeepSeek-VL2 support is not installed"
+            )
         self._settings = settings
         self._fixed_output_length = fixed_output_length
         self._model_path = settings.model_path
@@ -204,7 +247,9 @@ class LmdeployEngine(AsyncResource):
     async def stop(self) -> None:
         engine, self._engine = self._engine, None
         if engine is not None:
-            await asyncio.get_running_loop().run_in_executor(None, engine.close)
+            # On the loop, not in a worker thread: close() cancels the engine's asyncio task.
+            engine.close()
+            await asyncio.sleep(0)  # let the cancelled engine loop run its clean-up
 
     async def check_health(self) -> bool:
         if self._engine is None:
@@ -259,33 +304,44 @@ class LmdeployEngine(AsyncResource):
                 ignore_eos=self._fixed_output_length,
             )
         )
+        session_id = next(self._sessions)
+        chunks: list[Any] = []
         try:
-            async with asyncio.timeout(self._settings.request_timeout_s):
+            async with asyncio.timeout(self._settings.request_timeout_s) as deadline:
                 prepared = await self._engine.preprocess(
-                    build_messages(user_text, views),
-                    session_id=next(self._sessions),
-                    gen_config=gen_config,
+                    build_messages(user_text, views), session_id=session_id, gen_config=gen_config
                 )
-                final = None
-                async for out in self._engine.generate(prepared, stream_response=False):
-                    final = out
+                generated = self._engine.generate(prepared, stream_response=False)
+                chunks.extend([chunk async for chunk in generated])
         except TimeoutError:
-            return DeadlineExceeded(
-                f"no answer within {self._settings.request_timeout_s:g} s in the engine"
-            )
+            return self._deadline_exceeded()
         except Exception as exc:  # noqa: BLE001  # translated per item below
             return translate_error(exc)
-        if final is None or final.finish_reason == "error":
-            return InferenceFailed("the engine finished the request with an error")
-        parsed = vl2.parse_output(final.response, [(i.width, i.height) for i in request.images])
+        finally:
+            # Idempotent; covers a request cancelled before LMDeploy's own clean-up ran.
+            self._engine.session_mgr.remove(session_id)
+        if deadline.expired():
+            # LMDeploy turns the cancellation into a normal end of generate(): what came back
+            # is a truncated answer, not a result.
+            return self._deadline_exceeded()
+        answer = join_answer(chunks)
+        if answer is None or answer.finish_reason not in {"stop", "length"}:
+            reason = answer.finish_reason if answer else "no output"
+            return InferenceFailed(f"the engine ended the request without an answer ({reason})")
+        parsed = vl2.parse_output(answer.text, [(i.width, i.height) for i in request.images])
         return EngineOutput(
             text=parsed.text,
             regions=tuple(_region(r) for r in parsed.regions),
-            input_tokens=int(final.input_token_len),
-            output_tokens=int(final.generate_token_len),
-            finish_reason=final.finish_reason or "stop",
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            finish_reason=answer.finish_reason,
             infer_ms=(time.monotonic() - started) * 1000,
             problems=parsed.problems,
+        )
+
+    def _deadline_exceeded(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"no answer within {self._settings.request_timeout_s:g} s in the engine"
         )
 
 
