@@ -84,6 +84,12 @@ lmdeploy-env: $(UV) ## install the lmdeploy environment (large, cached under .ca
 contract: lmdeploy-env ## CPU contract tests against the real lmdeploy package
 	$(LMDEPLOY_PY) -m pytest tests/lmdeploy
 
+# This project's GPU machines reach no network: `make gpu-kit` (here) downloads the wheels their
+# image lacks into .cache/gpu-kit, to carry along; README "GPU deployment" has the device command.
+.PHONY: gpu-kit
+gpu-kit: ## wheels for GPU machines without network (.cache/gpu-kit, < 56 MiB)
+	python3 scripts/gpu_kit.py
+
 # ARGS="--model-path DIR" (or VL2INGEST_TEST_MODEL_PATH) for real weights, ARGS="--random-weights
 # tiny" (or small) where weights cannot be downloaded: see bench/gpu_check.py.
 .PHONY: gpu-check

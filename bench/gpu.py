@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime
 from itertools import cycle, islice
 from pathlib import Path
+from typing import Any
 
 import torch
 from tests.gpu.test_inference import engine_request
@@ -59,6 +60,7 @@ async def main() -> None:
     parser.add_argument("--model-path", default=os.environ.get("VL2INGEST_TEST_MODEL_PATH"))
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--label", default="", help="e.g. random-weights: shown in the table")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where JSON + table go")
     args = parser.parse_args()
     if not args.model_path or not torch.cuda.is_available():
         raise SystemExit("bench/gpu.py needs CUDA and --model-path (or VL2INGEST_TEST_MODEL_PATH)")
@@ -69,7 +71,7 @@ async def main() -> None:
         await engine.infer([engine_request(engine, [SAMPLES[0]], "ocr")])  # warm-up
         rows = [await measure(engine, batch, args.max_new_tokens) for batch in (1, 8, 32)]
         info = engine.info
-    report = {
+    report: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "gpu": torch.cuda.get_device_name(0),
         "host": platform.node(),
@@ -79,21 +81,26 @@ async def main() -> None:
         "max_new_tokens": args.max_new_tokens,
         "rows": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
+    print(save(args.results_dir, report))
+
+
+def save(results: Path, report: dict[str, Any]) -> str:
+    """Write the report as JSON and as a Markdown table under ``results``; return the table."""
+    results.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    (RESULTS / f"gpu-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (results / f"gpu-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
     header = (
         "| batch | images/s | output tokens/s | TTFT ms | GPU GiB in use |\n|---|---|---|---|---|"
     )
     lines = [
         f"| {r['batch']} | {r['images_per_s']} | {r['output_tokens_per_s']} | "
         f"{r['time_to_first_token_ms']} | {r['gpu_memory_in_use_gib']} |"
-        for r in rows
+        for r in report["rows"]
     ]
-    title = f"{report['gpu']}, {info.name} {args.label} on {info.backend}".replace("  ", " ")
-    table = "\n".join([title, "", header, *lines])
-    (RESULTS / f"gpu-{stamp}.md").write_text(table + "\n")
-    print(table)
+    title = f"{report['gpu']}, {report['model']} {report['label']} on {report['backend']}"
+    table = "\n".join([title.replace("  ", " "), "", header, *lines])
+    (results / f"gpu-{stamp}.md").write_text(table + "\n")
+    return table
 
 
 if __name__ == "__main__":

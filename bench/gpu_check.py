@@ -3,13 +3,14 @@
     make gpu-check ARGS="--model-path /models/deepseek-vl2-tiny"   # real weights
     make gpu-check ARGS="--random-weights tiny"                    # or small
 
-GPU machines of this project cannot download weights. ``--random-weights`` writes a checkpoint
-with the real architecture and dimensions of that variant, random weights and a tokenizer with
-the real vocabulary size (``tests/support/vl2_model.py``) under ``.cache/random-weights/`` (about
-6.7 GB for tiny, 32 GB for small; reused by the next run), then runs the real engine end to end
-through our adapter. Outputs are meaningless then: the checks assert structure only and every
-request generates a fixed number of tokens. Prints how long each step took; exits non-zero when
-a step fails.
+GPU machines of this project reach no network: see scripts/gpu_kit.py (``make gpu-kit``) for
+the packages to carry there, and the README's GPU section for the command. They cannot download
+weights either. ``--random-weights`` writes a checkpoint with the real architecture and
+dimensions of that variant, random weights and a tokenizer with the real vocabulary size
+(``tests/support/vl2_model.py``) under ``.cache/random-weights/`` (about 6.7 GB for tiny, 32 GB
+for small; reused by the next run), then runs the real engine end to end through our adapter.
+Outputs are meaningless then: the checks assert structure only and every request generates a
+fixed number of tokens. Prints how long each step took; exits non-zero when a step fails.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def main() -> int:
     source.add_argument("--model-path", default=os.environ.get("VL2INGEST_TEST_MODEL_PATH"))
     source.add_argument("--random-weights", choices=["tiny", "small"])
     parser.add_argument("--max-new-tokens", type=int, default=128, help="for bench/gpu.py")
+    parser.add_argument(
+        "--results-dir", type=Path, default=ROOT / "bench" / "results",
+        help="the benchmark's JSON and table, and the tests' JUnit XML",
+    )  # fmt: skip
     args = parser.parse_args()
 
     import torch
@@ -67,10 +72,12 @@ def main() -> int:
         "tests/gpu": [
             sys.executable, "-m", "pytest", "tests/gpu", "-p", "no:cacheprovider",
             "--confcutdir=tests/gpu", "-W", "default",
+            f"--junitxml={args.results_dir / 'gpu-tests.xml'}",
         ],
         "bench/gpu.py": [
             sys.executable, "-m", "bench.gpu", "--model-path", model_path,
             "--max-new-tokens", str(args.max_new_tokens), "--label", label,
+            "--results-dir", str(args.results_dir),
         ],
     }  # fmt: skip
     for name, command in commands.items():

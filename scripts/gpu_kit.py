@@ -1,0 +1,105 @@
+"""Build the wheels `make gpu-check` needs on this project's GPU machines: ``make gpu-kit``.
+
+Those machines reach no network, and their image already holds Python 3.12 with PyTorch,
+transformers, timm, safetensors, tokenizers, Pillow, pytest and pytest-timeout. What it lacks
+travels with the working tree, which may carry at most 64 MiB: lmdeploy and the packages it and
+the GPU checks import, at the versions of uv.lock, as CPython 3.12 manylinux wheels. lmdeploy's
+wheel (107 MB) is mostly the TurboMind extension, which DeepSeek-VL2 never uses (it runs on the
+PyTorch engine), so it is repacked without it; lmdeploy then reports TurboMind unavailable.
+
+The list below was found by running the CPU contract tests and importing the GPU path with only
+the GPU image's packages plus these visible. On the GPU machine (the kit in ``carry``)::
+
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \\
+        .cache/gpu-kit/*.whl
+    PYTHONPATH=/tmp/site:services/extractor/src:schemas/src:. \\
+        python3 -m bench.gpu_check --random-weights tiny --results-dir "$OUT"
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KIT = ROOT / ".cache" / "gpu-kit"
+LIMIT_BYTES = 56 * 2**20
+"""The working tree (about 2 MB) and the kit must stay under the 64 MiB a run may carry."""
+PACKAGES = [
+    "lmdeploy", "msgspec", "structlog", "pytest-asyncio", "pydantic", "pydantic-core",
+    "typing-inspection", "annotated-types", "httpx2", "httpcore2", "truststore",
+    "mmengine-lite", "yapf", "platformdirs", "addict", "termcolor", "pybase64",
+    "googleapis-common-protos", "pyzmq", "xgrammar", "apache-tvm-ffi", "shortuuid",
+]  # fmt: skip
+PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64"]
+PLATFORMS += ["manylinux2014_x86_64", "manylinux1_x86_64"]
+TURBOMIND_BINARIES = re.compile(r"^lmdeploy/turbomind/(_turbomind[^/]*\.so|lib64/.*)$")
+
+
+def locked_versions() -> dict[str, str]:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    versions: dict[str, str] = {}
+    for package in lock["package"]:
+        versions.setdefault(package["name"], package["version"])
+    return versions
+
+
+def download(requirements: list[str]) -> None:
+    platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+         "--python-version", "3.12", "--implementation", "cp", *platforms,
+         "--dest", str(KIT), *requirements],
+        check=True,
+    )  # fmt: skip
+
+
+def strip_turbomind(wheel: Path) -> Path:
+    """The same wheel without the TurboMind binaries (its RECORD rewritten to match)."""
+    stripped = wheel.with_name(wheel.name + ".tmp")
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(stripped, "w") as target:
+        for item in source.infolist():
+            if TURBOMIND_BINARIES.match(item.filename):
+                continue
+            data = source.read(item)
+            if item.filename.endswith(".dist-info/RECORD"):
+                lines = data.decode().splitlines()
+                data = "\n".join(
+                    line for line in lines if not TURBOMIND_BINARIES.match(line.split(",")[0])
+                ).encode()
+            target.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
+    stripped.replace(wheel)
+    return wheel
+
+
+def main() -> int:
+    versions = locked_versions()
+    missing = [p for p in PACKAGES if p not in versions]
+    if missing:
+        print(f"gpu-kit: not in uv.lock: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    KIT.mkdir(parents=True, exist_ok=True)
+    for old in KIT.glob("*.whl"):
+        old.unlink()
+    download([f"{p}=={versions[p]}" for p in PACKAGES])
+    (lmdeploy,) = KIT.glob("lmdeploy-*.whl")
+    strip_turbomind(lmdeploy)
+    wheels = sorted(KIT.glob("*.whl"))
+    total = sum(w.stat().st_size for w in wheels)
+    digest = hashlib.sha256(b"".join(w.read_bytes() for w in wheels)).digest()
+    print(f"gpu-kit: {len(wheels)} wheels, {total / 2**20:.1f} MiB in {KIT.relative_to(ROOT)}")
+    print(f"gpu-kit: sha256 of the set {base64.b16encode(digest[:8]).decode().lower()}")
+    if total > LIMIT_BYTES:
+        print(f"gpu-kit: over the {LIMIT_BYTES / 2**20:.0f} MiB budget", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
