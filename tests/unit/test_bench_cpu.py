@@ -34,6 +34,9 @@ def test_a_busy_thread_is_counted_in_its_group() -> None:
     last one is not seen, a limit that does not matter for pool threads living through a run)."""
     sampler = ThreadCpuSampler(interval_s=0.05)
     sampler.start()
+    while not sampler.timeline:  # a first sample, taken before the worker exists
+        time.sleep(0.01)
+    started = sampler.timeline[-1][0]
     cpu0, machine0 = process_cpu_s(os.getpid()), machine_busy_s()
     spun, release = threading.Event(), threading.Event()
 
@@ -50,7 +53,7 @@ def test_a_busy_thread_is_counted_in_its_group() -> None:
     sampler.stop()  # takes a last sample while the worker is still alive
     release.set()
     worker.join()
-    spent = window(sampler.timeline, sampler.timeline[0][0], sampler.timeline[-1][0])
+    spent = window(sampler.timeline, started, sampler.timeline[-1][0])
     assert spent["prepare"] == pytest.approx(0.5, abs=0.1)
     assert process_cpu_s(os.getpid()) - cpu0 >= 0.4
     assert machine_busy_s() - machine0 >= 0.4
