@@ -8,12 +8,8 @@ wheel (107 MB) is mostly the TurboMind extension, which DeepSeek-VL2 never uses 
 PyTorch engine), so it is repacked without it; lmdeploy then reports TurboMind unavailable.
 
 The list below was found by running the CPU contract tests and importing the GPU path with only
-the GPU image's packages plus these visible. On the GPU machine (the kit in ``carry``)::
-
-    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \\
-        .cache/gpu-kit/*.whl
-    PYTHONPATH=/tmp/site:services/extractor/src:schemas/src:. \\
-        python3 -m bench.gpu_check --random-weights tiny --results-dir "$OUT"
+the GPU image's packages plus these visible. On the GPU machine, with ``.cache/gpu-kit`` carried:
+``bash scripts/device_gpu_check.sh tiny``.
 """
 
 from __future__ import annotations
