@@ -266,15 +266,16 @@ class LmdeployEngine(AsyncResource):
         return bool(probe.get("status") == "healthy")
 
     async def infer(self, batch: Sequence[EngineRequest]) -> list[EngineOutput | VL2IngestError]:
-        if self._engine is None:
+        engine = self._engine  # stop() may clear the attribute while requests are in flight
+        if engine is None:
             raise EngineDead("the lmdeploy engine is not running")
-        results = await asyncio.gather(*(self._one(request) for request in batch))
+        results = await asyncio.gather(*(self._one(engine, request) for request in batch))
         dead = [r for r in results if isinstance(r, EngineDead)]
         if dead:
             raise dead[0]  # a dead engine fails the process, not the request
         return list(results)
 
-    async def _one(self, request: EngineRequest) -> EngineOutput | VL2IngestError:
+    async def _one(self, engine: Any, request: EngineRequest) -> EngineOutput | VL2IngestError:
         from vl2ingest.engines.lmdeploy_engine.vl2_support import (
             build_messages,
         )
@@ -308,10 +309,10 @@ class LmdeployEngine(AsyncResource):
         chunks: list[Any] = []
         try:
             async with asyncio.timeout(self._settings.request_timeout_s) as deadline:
-                prepared = await self._engine.preprocess(
+                prepared = await engine.preprocess(
                     build_messages(user_text, views), session_id=session_id, gen_config=gen_config
                 )
-                generated = self._engine.generate(prepared, stream_response=False)
+                generated = engine.generate(prepared, stream_response=False)
                 chunks.extend([chunk async for chunk in generated])
         except TimeoutError:
             return self._deadline_exceeded()
@@ -319,7 +320,7 @@ class LmdeployEngine(AsyncResource):
             return translate_error(exc)
         finally:
             # Idempotent; covers a request cancelled before LMDeploy's own clean-up ran.
-            self._engine.session_mgr.remove(session_id)
+            engine.session_mgr.remove(session_id)
         if deadline.expired():
             # LMDeploy turns the cancellation into a normal end of generate(): what came back
             # is a truncated answer, not a result.
