@@ -371,8 +371,9 @@ def write_random_checkpoint(
     marker.unlink(missing_ok=True)
     for stale in path.glob("*.safetensors"):
         stale.unlink()
-    write_model_dir(path, model_config(REAL[variant]))
-    write_random_weights(path, model_config(REAL[variant]), device=device, seed=seed)
+    config = model_config(REAL[variant])
+    write_model_dir(path, config)
+    write_random_weights(path, config, device=device, seed=seed)
     marker.write_text(json.dumps(stamp))
     return path
 
