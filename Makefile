@@ -105,6 +105,10 @@ test: setup lint ## everything: lint, unit, integration (real Kafka + S3), lmdep
 demo: setup ## upload sample images, run the service, print the extraction events
 	$(call with_stack,$(UV) run python scripts/demo/demo.py)
 
+.PHONY: demo-uploads
+demo-uploads: setup ## upload and watch: a versitygw that notifies Kafka itself; PUTs become results
+	$(call with_stack,$(UV) run python scripts/demo/uploads.py)
+
 .PHONY: clean
 clean: ## remove the virtualenv and caches (keeps downloaded jars and binaries)
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .hypothesis

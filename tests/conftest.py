@@ -11,9 +11,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
+from tests.support.notifying_s3 import client_for
 from tests.support.servers import S3Endpoint, kafka_bootstrap, s3_endpoint
 from tests.support.stack import Topics, fresh_topics
 
@@ -32,14 +31,7 @@ def s3() -> Iterator[S3Endpoint]:
 
 @pytest.fixture(scope="session")
 def s3_client(s3: S3Endpoint) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=s3.url,
-        aws_access_key_id=s3.access_key,
-        aws_secret_access_key=s3.secret_key,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    return client_for(s3)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from vl2ingest.pipeline.models import (
     S3Location,
     TopicPartition,
 )
-from vl2ingest.pipeline.ports import RevokeCallback
+from vl2ingest.pipeline.ports import NullObserver, RevokeCallback
 from vl2ingest_events import ExtractionCompleted, ExtractionFailed, ResultEvent
 
 
@@ -164,6 +164,16 @@ class RecordingSink:
     @property
     def failed(self) -> list[ExtractionFailed]:
         return [e for e, _ in self.results if isinstance(e, ExtractionFailed)]
+
+
+class RecordingObserver(NullObserver):
+    """The pipeline's Observer port, keeping what the tests assert on."""
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+
+    def record_skipped(self, *, reason: str) -> None:
+        self.skipped.append(reason)
 
 
 class ListSource:

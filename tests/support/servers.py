@@ -15,10 +15,13 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-DEVSTACK_ENV = Path(__file__).parents[2] / ".cache" / "devstack" / "env"
+DEVSTACK = Path(__file__).parents[2] / ".cache" / "devstack"
+DEVSTACK_ENV = DEVSTACK / "env"
+DEVSTACK_BIN = DEVSTACK / "bin"
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 S3_IMAGE = "versity/versitygw:v1.7.0"
 
@@ -30,7 +33,7 @@ class S3Endpoint:
     secret_key: str
 
 
-def _environment() -> dict[str, str]:
+def environment() -> dict[str, str]:
     values: dict[str, str] = {}
     if DEVSTACK_ENV.exists():
         for line in DEVSTACK_ENV.read_text().splitlines():
@@ -51,7 +54,7 @@ def _docker_answers() -> bool:
         return False
 
 
-def _unavailable(what: str) -> None:
+def unavailable(what: str) -> NoReturn:
     message = (
         f"no {what} for the integration tests: set VL2INGEST_TEST_* or run `make dev-up` "
         "(or provide a Docker engine for testcontainers)"
@@ -63,7 +66,7 @@ def _unavailable(what: str) -> None:
 
 @contextlib.contextmanager
 def kafka_bootstrap() -> Iterator[str]:
-    env = _environment()
+    env = environment()
     if "VL2INGEST_TEST_KAFKA" in env:
         yield env["VL2INGEST_TEST_KAFKA"]
         return
@@ -73,12 +76,12 @@ def kafka_bootstrap() -> Iterator[str]:
         with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
             yield container.get_bootstrap_server()
         return
-    _unavailable("Kafka broker")
+    unavailable("Kafka broker")
 
 
 @contextlib.contextmanager
 def s3_endpoint() -> Iterator[S3Endpoint]:
-    env = _environment()
+    env = environment()
     if "VL2INGEST_TEST_S3" in env:
         yield S3Endpoint(
             url=env["VL2INGEST_TEST_S3"],
@@ -104,4 +107,4 @@ def s3_endpoint() -> Iterator[S3Endpoint]:
             port = container.get_exposed_port(7070)
             yield S3Endpoint(url=f"http://{host}:{port}", access_key=access, secret_key=secret)
         return
-    _unavailable("S3 server")
+    unavailable("S3 server")

@@ -137,6 +137,63 @@ async def consume(kafka: str, topic: str, count: int, *, timeout_s: float) -> li
     return out
 
 
+@contextlib.asynccontextmanager
+async def _assigned(kafka: str, topic: str) -> AsyncIterator[tuple[AIOKafkaConsumer, list[Any]]]:
+    """A read_committed consumer assigned every partition of ``topic``, from the beginning."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = sorted(
+        (TopicPartition(topic, p["partition"]) for p in described["partitions"]),
+        key=lambda tp: tp.partition,
+    )
+    if not partitions:
+        raise AssertionError(f"topic {topic} has no partitions: {described}")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        group_id=None,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        yield consumer, partitions
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets(kafka: str, topic: str) -> dict[int, int]:
+    """The last stable offset of each partition of ``topic``: where a full commit stands."""
+    async with _assigned(kafka, topic) as (consumer, partitions):
+        ends = await consumer.end_offsets(partitions)
+    return {tp.partition: offset for tp, offset in ends.items()}
+
+
+async def read_to_end(kafka: str, topic: str, *, timeout_s: float = 60) -> list[Received]:
+    """Every committed record of ``topic``, up to its end offsets as of the call."""
+    out: list[Received] = []
+    async with _assigned(kafka, topic) as (consumer, partitions):
+        ends = await consumer.end_offsets(partitions)
+        async with asyncio.timeout(timeout_s):
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                batches = await consumer.getmany(timeout_ms=500)
+                out.extend(
+                    Received(r.key, r.value, dict(r.headers or ()))
+                    for tp, records in batches.items()
+                    for r in records
+                    if r.offset < ends[tp]
+                )
+    return out
+
+
 async def results(kafka: str, topic: str, count: int, *, timeout_s: float) -> list[ResultEvent]:
     return [decode_result(r.value) for r in await consume(kafka, topic, count, timeout_s=timeout_s)]
 

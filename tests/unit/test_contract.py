@@ -133,7 +133,8 @@ def test_s3_notification_request_ids_are_deterministic_and_keys_unquoted() -> No
     first = requests_from_notification(notification, task="ocr")
     second = requests_from_notification(notification, task="ocr")
     assert first == second
-    (request,) = first
+    (work,) = first.requests
+    request = work.request
     assert request.images[0].uri == "s3://bkt/a b/c.png"
     assert request.images[0].version_id == "v1"
     assert request.request_id.startswith("s3-")

@@ -12,6 +12,7 @@ from tests.support.fakes import (
     FakeEngine,
     InlinePreparer,
     MemoryStore,
+    RecordingObserver,
     RecordingSink,
     message,
     png_bytes,
@@ -38,6 +39,7 @@ class Harness:
         **settings: object,
     ) -> None:
         self.clock = FakeClock()
+        self.observer = RecordingObserver()
         self.store = MemoryStore(budget)
         self.sink = RecordingSink()
         self.engine = FakeEngine(info=info)
@@ -55,6 +57,7 @@ class Harness:
             tracer=tracer,
             ahead=ahead,
             budget=budget,
+            observer=self.observer,
         )
 
     async def handle(self, value: bytes, **kwargs: object) -> None:
@@ -351,3 +354,85 @@ async def test_malformed_output_pieces_are_reported_in_the_event() -> None:
     await h.handle(request(uri))
     (event,) = h.sink.completed
     assert event.problems == ("det block 1: odd-length coordinate list",)
+
+
+def notification(key: str, *, event: str = "s3:ObjectCreated:Put", bucket: str = BUCKET) -> bytes:
+    record = {
+        "eventName": event,
+        "s3": {"bucket": {"name": bucket}, "object": {"key": key, "eTag": '"e"'}},
+    }
+    return msgspec.json.encode({"Records": [record]})
+
+
+async def test_raw_notification_key_is_fetched_when_the_decoded_one_is_missing() -> None:
+    """versitygw sends keys raw: 'a b+1.png' decodes to 'a b 1.png', which does not exist; the
+    key as sent is fetched next and the request completes under its real URI."""
+    h = Harness()
+    h.store.put(BUCKET, "scans/a b+1.png", png_bytes(64, 64))
+    await h.handle(notification("scans/a b+1.png"))
+    (event,) = h.sink.completed
+    assert event.images[0].uri == f"s3://{BUCKET}/scans/a b+1.png"
+    assert [g.key for g in h.store.gets] == ["scans/a b 1.png", "scans/a b+1.png"]
+    assert not h.sink.dlq
+
+
+async def test_encoded_notification_key_needs_one_get() -> None:
+    """An AWS-encoded key ('a+b%2B1.png') is found with its decoded spelling, in one GET."""
+    h = Harness()
+    h.store.put(BUCKET, "a b+1.png", png_bytes(64, 64))
+    await h.handle(notification("a+b%2B1.png"))
+    (event,) = h.sink.completed
+    assert event.images[0].uri == f"s3://{BUCKET}/a b+1.png"
+    assert len(h.store.gets) == 1
+
+
+async def test_notification_for_a_missing_object_names_every_key_tried() -> None:
+    """When neither spelling exists the request fails object_not_found, naming both keys."""
+    h = Harness()
+    await h.handle(notification("x+y.png"))
+    (failed,) = h.sink.failed
+    assert failed.error.code == "object_not_found"
+    assert "x y.png" in failed.error.message
+    assert "x+y.png" in failed.error.message
+    assert len(h.sink.dlq) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b'{"Service":"S3","Event":"s3:TestEvent","Bucket":"Test-Bucket"}', "test_event"),
+        (b'{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"inbox"}', "test_event"),
+        (notification("gone.png", event="ObjectRemoved:Delete"), "ignored_event"),
+        (b'{"Records":[]}', "no_records"),
+    ],
+)
+async def test_records_without_a_request_are_counted_never_failed(
+    value: bytes, reason: str
+) -> None:
+    """Test events, other event kinds and empty notifications publish nothing and reach no DLQ,
+    and each is counted by reason."""
+    h = Harness()
+    await h.handle(value)
+    assert h.sink.results == []
+    assert h.sink.dlq == []
+    assert h.observer.skipped == [reason]
+
+
+async def test_notification_for_a_bucket_outside_the_allow_list_fails() -> None:
+    """An upload notification for a forbidden bucket is a failure with a code, not a skip."""
+    h = Harness()
+    await h.handle(notification("a.png", bucket="elsewhere"))
+    (failed,) = h.sink.failed
+    assert failed.error.code == "bucket_not_allowed"
+    assert h.observer.skipped == []
+
+
+async def test_created_record_without_object_fails_invalid_request() -> None:
+    """An ObjectCreated record that names no object is an invalid_request failure."""
+    h = Harness()
+    await h.handle(
+        b'{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"inbox"}}}]}'
+    )
+    (failed,) = h.sink.failed
+    assert failed.error.code == "invalid_request"
+    assert len(h.sink.dlq) == 1

@@ -26,8 +26,14 @@ from vl2ingest_events.outbound import (
     Usage,
 )
 from vl2ingest_events.s3_notification import (
+    KeyEncoding,
+    NotificationOutcome,
+    NotificationRequest,
     S3EventNotification,
     S3EventRecord,
+    S3TestEvent,
+    SkippedRecord,
+    SkipReason,
     requests_from_notification,
 )
 
@@ -41,11 +47,17 @@ __all__ = [
     "ImageInfo",
     "ImageRef",
     "InboundDecodeError",
+    "KeyEncoding",
     "ModelInfo",
+    "NotificationOutcome",
+    "NotificationRequest",
     "Region",
     "ResultEvent",
     "S3EventNotification",
     "S3EventRecord",
+    "S3TestEvent",
+    "SkipReason",
+    "SkippedRecord",
     "Task",
     "Timings",
     "Usage",

@@ -8,7 +8,7 @@ import msgspec
 
 from vl2ingest_events.inbound import ExtractionRequested
 from vl2ingest_events.outbound import ExtractionCompleted, ExtractionFailed, ResultEvent
-from vl2ingest_events.s3_notification import S3EventNotification
+from vl2ingest_events.s3_notification import S3EventNotification, S3TestEvent
 
 CONTENT_TYPE: Final = "application/json"
 SCHEMA_HEADER: Final = "vl2ingest-schema"
@@ -24,12 +24,15 @@ class _Probe(msgspec.Struct):
 
     type: str | None = None
     Records: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    Event: str | None = None
+    """Set in the bare test events of AWS and versitygw (``"s3:TestEvent"``)."""
 
 
 _encoder: Final = msgspec.json.Encoder()
 _probe_decoder: Final = msgspec.json.Decoder(_Probe)
 _request_decoder: Final = msgspec.json.Decoder(ExtractionRequested)
 _notification_decoder: Final = msgspec.json.Decoder(S3EventNotification)
+_test_event_decoder: Final = msgspec.json.Decoder(S3TestEvent)
 _result_decoder: Final[msgspec.json.Decoder[ExtractionCompleted | ExtractionFailed]] = (
     msgspec.json.Decoder(ExtractionCompleted | ExtractionFailed)
 )
@@ -40,7 +43,7 @@ def encode(event: msgspec.Struct) -> bytes:
     return _encoder.encode(event)
 
 
-def decode_inbound(data: bytes) -> ExtractionRequested | S3EventNotification:
+def decode_inbound(data: bytes) -> ExtractionRequested | S3EventNotification | S3TestEvent:
     """Decode a requests-topic value, or raise :class:`InboundDecodeError` saying what is wrong."""
     try:
         probe = _probe_decoder.decode(data)
@@ -48,6 +51,8 @@ def decode_inbound(data: bytes) -> ExtractionRequested | S3EventNotification:
             return _request_decoder.decode(data)
         if probe.type is None and probe.Records is not msgspec.UNSET:
             return _notification_decoder.decode(data)
+        if probe.type is None and probe.Event == "s3:TestEvent":
+            return _test_event_decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise InboundDecodeError(f"invalid request: {exc}") from exc
     except msgspec.DecodeError as exc:

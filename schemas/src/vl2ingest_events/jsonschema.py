@@ -14,13 +14,14 @@ import msgspec
 
 from vl2ingest_events.inbound import ExtractionRequested
 from vl2ingest_events.outbound import ExtractionCompleted, ExtractionFailed
-from vl2ingest_events.s3_notification import S3EventNotification
+from vl2ingest_events.s3_notification import S3EventNotification, S3TestEvent
 
 SCHEMAS: dict[str, type[msgspec.Struct]] = {
     "extraction.requested": ExtractionRequested,
     "extraction.completed": ExtractionCompleted,
     "extraction.failed": ExtractionFailed,
     "s3.event_notification": S3EventNotification,
+    "s3.test_event": S3TestEvent,
 }
 
 

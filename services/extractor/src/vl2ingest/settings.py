@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from vl2ingest.errors import ConfigError
-from vl2ingest_events import Task
+from vl2ingest_events import KeyEncoding, Task
 
 ENV_PREFIX: Final = "VL2INGEST_"
 _RESERVED_PREFIXES: Final = ("VL2INGEST_TEST_", "VL2INGEST_DEV_")
@@ -129,6 +129,11 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 class PipelineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     default_task: Task = "ocr"
     """Task for S3 event-notification requests, which carry none."""
+    s3_event_key_encoding: KeyEncoding = "auto"
+    """How S3 notifications write object keys: ``url`` (AWS, MinIO: ``+`` is a space), ``raw``
+    (versitygw), or ``auto``: decode as AWS does, and if that object does not exist and the key
+    as sent differs, fetch the key as sent. ``auto`` costs one extra GET, only for a raw key with
+    ``+`` or ``%`` in it; set the server's own encoding where both spellings could exist."""
     max_batch_images: PositiveInt = 8
     max_batch_image_tokens: PositiveInt = 32_768
     """Bound on a batch's estimated image tokens (DeepSeek-VL2 plan), for GPU memory."""

@@ -110,6 +110,10 @@ class Observer(Protocol):
 
     def batch_finished(self, *, images: int, busy_s: float) -> None: ...
 
+    def record_skipped(self, *, reason: str) -> None:
+        """An inbound record that yields no request on purpose (e.g. an S3 test event)."""
+        ...
+
     def tokens(self, *, input_tokens: int, output_tokens: int) -> None: ...
 
     def in_flight(self, *, messages: int, size_bytes: int) -> None: ...
@@ -126,6 +130,9 @@ class NullObserver:
         return None
 
     def batch_finished(self, *, images: int, busy_s: float) -> None:
+        return None
+
+    def record_skipped(self, *, reason: str) -> None:
         return None
 
     def tokens(self, *, input_tokens: int, output_tokens: int) -> None:

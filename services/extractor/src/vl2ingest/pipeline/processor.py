@@ -22,6 +22,8 @@ from vl2ingest.errors import (
     ContextOverflow,
     Disposition,
     InvalidRequest,
+    InvalidUri,
+    ObjectNotFound,
     UnsupportedTask,
     VL2IngestError,
 )
@@ -50,7 +52,10 @@ from vl2ingest.settings import PipelineSettings
 from vl2ingest_events import (
     ErrorInfo,
     ExtractionRequested,
+    ImageRef,
     InboundDecodeError,
+    NotificationOutcome,
+    NotificationRequest,
     Task,
     Timings,
     decode_inbound,
@@ -115,7 +120,7 @@ class Processor:
         """Process one record; return once every outcome has been acknowledged."""
         received = self._clock.monotonic()
         try:
-            requests = self._requests_of(message)
+            outcome = self._requests_of(message)
         except InvalidRequest as exc:
             await self._fail(
                 message,
@@ -128,13 +133,20 @@ class Processor:
                 trace_id="",
             )
             return
-        if not requests:
+        for skipped in outcome.skipped:
+            # Never silent: each record that yields no request is counted and logged once.
+            self._observer.record_skipped(reason=skipped.reason)
             log.info(
-                "message carries no request",
+                "record skipped",
+                reason=skipped.reason,
+                event_name=skipped.event_name,
+                record_index=skipped.index,
                 topic=message.topic,
                 partition=message.partition,
                 offset=message.offset,
             )
+        requests = outcome.requests
+        if not requests:
             return
         if len(requests) == 1:
             await self._handle_request(message, requests[0], received)
@@ -143,7 +155,7 @@ class Processor:
             for request in requests:
                 group.create_task(self._handle_request(message, request, received))
 
-    def _requests_of(self, message: InboundMessage) -> list[ExtractionRequested]:
+    def _requests_of(self, message: InboundMessage) -> NotificationOutcome:
         if message.value is None:
             raise InvalidRequest("the record has no value (tombstone)")
         try:
@@ -151,12 +163,17 @@ class Processor:
         except InboundDecodeError as exc:
             raise InvalidRequest(str(exc)) from exc
         if isinstance(inbound, ExtractionRequested):
-            return [inbound]
-        return requests_from_notification(inbound, task=self._settings.default_task)
+            return NotificationOutcome(requests=(NotificationRequest(request=inbound),))
+        return requests_from_notification(
+            inbound,
+            task=self._settings.default_task,
+            key_encoding=self._settings.s3_event_key_encoding,
+        )
 
     async def _handle_request(
-        self, message: InboundMessage, request: ExtractionRequested, received: float
+        self, message: InboundMessage, work: NotificationRequest, received: float
     ) -> None:
+        request = work.request
         parent = tracecontext.extract(message.headers)
         with self._tracer.start_as_current_span(
             f"process {message.topic}",
@@ -178,7 +195,7 @@ class Processor:
             while True:
                 attempts += 1
                 try:
-                    extraction = await self._extract(request)
+                    extraction = await self._extract(request, work.alternate_keys)
                     break
                 except VL2IngestError as exc:
                     error: VL2IngestError = exc
@@ -260,7 +277,9 @@ class Processor:
                 bound.warning("model output had malformed pieces", problems=list(output.problems))
             bound.debug("request completed", total_ms=timings.total, images=len(extraction.images))
 
-    async def _extract(self, request: ExtractionRequested) -> _Extraction:
+    async def _extract(
+        self, request: ExtractionRequested, alternate_keys: Sequence[str]
+    ) -> _Extraction:
         if request.task not in self._info.supported_tasks:
             raise UnsupportedTask(
                 f"task {request.task!r} is not supported by engine {self._info.engine!r} "
@@ -271,20 +290,37 @@ class Processor:
         if request.task == "prompt" and not request.prompt:
             raise InvalidRequest("task 'prompt' needs 'prompt'")
         locations = [parse_image_ref(ref, allowed_buckets=self._allowed) for ref in request.images]
+        fallbacks = self._fallbacks(request.images[0], alternate_keys)
         if self._ahead is None:
-            return await self._fetch_prepare_infer(request, locations)
+            return await self._fetch_prepare_infer(request, locations, fallbacks)
         await self._ahead.acquire(len(locations))
         try:
-            return await self._fetch_prepare_infer(request, locations)
+            return await self._fetch_prepare_infer(request, locations, fallbacks)
         finally:
             await self._ahead.release(len(locations))
 
+    def _fallbacks(self, ref: ImageRef, alternate_keys: Sequence[str]) -> tuple[S3Location, ...]:
+        """Other spellings of the first image's key (S3 notifications), each validated like the
+        key itself; one that is not a valid reference is never fetched."""
+        bucket = ref.uri.removeprefix("s3://").partition("/")[0]
+        fallbacks: list[S3Location] = []
+        for key in alternate_keys:
+            other = ImageRef(uri=f"s3://{bucket}/{key}", version_id=ref.version_id)
+            try:
+                fallbacks.append(parse_image_ref(other, allowed_buckets=self._allowed))
+            except InvalidUri:
+                continue
+        return tuple(fallbacks)
+
     async def _fetch_prepare_infer(
-        self, request: ExtractionRequested, locations: list[S3Location]
+        self,
+        request: ExtractionRequested,
+        locations: list[S3Location],
+        fallbacks: tuple[S3Location, ...],
     ) -> _Extraction:
         started = self._clock.monotonic()
         with self._tracer.start_as_current_span("s3 get", kind=trace.SpanKind.CLIENT):
-            objects = await self._fetch_all(locations)
+            objects = await self._fetch_all(locations, fallbacks)
         fetched = self._clock.monotonic()
         try:
             with self._tracer.start_as_current_span("prepare"):
@@ -322,11 +358,18 @@ class Processor:
             preprocess_ms=(prepared - fetched) * 1000,
         )
 
-    async def _fetch_all(self, locations: Sequence[S3Location]) -> tuple[FetchedObject, ...]:
+    async def _fetch_all(
+        self, locations: Sequence[S3Location], fallbacks: tuple[S3Location, ...]
+    ) -> tuple[FetchedObject, ...]:
         """All images of a turn, concurrently. If any fails, the others' byte reservations are
-        returned and the most decisive error is raised."""
+        returned and the most decisive error is raised. ``fallbacks`` are other spellings of
+        the first image's key, tried in order when it does not exist."""
         results = await asyncio.gather(
-            *(self._store.get(location) for location in locations), return_exceptions=True
+            *(
+                self._get(location, fallbacks if index == 0 else ())
+                for index, location in enumerate(locations)
+            ),
+            return_exceptions=True,
         )
         fetched = [r for r in results if isinstance(r, FetchedObject)]
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -335,6 +378,22 @@ class Processor:
                 await self._budget.release(sum(obj.reserved for obj in fetched))
             raise _most_severe(tuple(errors))
         return tuple(fetched)
+
+    async def _get(self, location: S3Location, fallbacks: tuple[S3Location, ...]) -> FetchedObject:
+        try:
+            return await self._store.get(location)
+        except ObjectNotFound as missing:
+            for other in fallbacks:
+                try:
+                    found = await self._store.get(other)
+                except ObjectNotFound:
+                    continue
+                log.info("object found under the key as sent", tried=location.uri, uri=other.uri)
+                return found
+            if not fallbacks:
+                raise
+            tried = ", ".join(other.uri for other in fallbacks)
+            raise ObjectNotFound(f"{missing} (also tried {tried})") from missing
 
     def _check_context(self, request: EngineRequest) -> None:
         """Refuse, before any inference, a request that cannot fit the model's context."""

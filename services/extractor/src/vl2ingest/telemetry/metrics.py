@@ -63,6 +63,14 @@ class PrometheusMetrics:
             "Bytes of Kafka records being processed",
             registry=self.registry,
         )
+        self._skipped = Counter(
+            "vl2ingest_records_skipped",
+            "Inbound records that yield no request on purpose, by reason (test_event: an S3 "
+            "server's test event; ignored_event: an S3 event other than ObjectCreated; "
+            "no_records: a notification with an empty Records list)",
+            ["reason"],
+            registry=self.registry,
+        )
         self._lag = Gauge(
             "vl2ingest_consumer_lag",
             "Records behind the end of each assigned partition",
@@ -84,6 +92,9 @@ class PrometheusMetrics:
     def batch_finished(self, *, images: int, busy_s: float) -> None:
         self._batch.labels(**self._labels).observe(images)
         self._busy.labels(**self._labels).inc(busy_s)
+
+    def record_skipped(self, *, reason: str) -> None:
+        self._skipped.labels(reason=reason).inc()
 
     def tokens(self, *, input_tokens: int, output_tokens: int) -> None:
         self._tokens.labels(**self._labels, kind="input").inc(input_tokens)
