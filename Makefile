@@ -43,7 +43,7 @@ setup: $(UV) ## install the locked environment (.venv)
 
 .PHONY: lock
 lock: $(UV) ## re-resolve uv.lock after changing dependencies
-	UV_LOCKED= $(UV) lock
+	env -u UV_LOCKED $(UV) lock
 
 .PHONY: dev-up
 dev-up: ## start Kafka and the S3 server on 127.0.0.1 (idempotent)

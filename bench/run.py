@@ -6,7 +6,8 @@ In ONE run, on the real broker and S3 server, with generated images of realistic
   (b) the naive consumer a user would write (one message at a time: get, decode, infer,
       produce, commit) with the same simulated engine;
   (c) vl2ingest itself (a separate process) over a sweep of simulated engine speeds and batch
-      sizes.
+      sizes;
+  (d) the size and CPU cost of each Kafka codec on result events (bench/compression.py).
 Writes bench/results/<stamp>.json, bench/results/sweep.png and docs/benchmarks.md.
 """
 
@@ -37,6 +38,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from botocore.config import Config
 from PIL import Image, ImageDraw, ImageFont
 
+from bench import compression
 from bench.cpu import machine_busy_s, process_cpu_s, window
 from bench.simulated_engine import SimulatedEngine, Speed
 from vl2ingest.imaging.preparer import prepare_one
@@ -521,6 +523,8 @@ def render(report: dict[str, Any]) -> str:
     ceiling = report.get("cpu_ceiling")
     if ceiling:
         lines += _cpu_section(report, ceiling)
+    if report.get("compression"):
+        lines += compression.render([compression.CodecRow(**r) for r in report["compression"]])
     lines += [
         "",
         "Definitions: busy ratio = time the simulated engine spent inside a batch / "
@@ -676,12 +680,20 @@ async def main() -> None:
         )
         print(naive_rows[-1])
 
+    print("(d) compression of result events ...")
+    codec_rows = await compression.measure(
+        endpoints.kafka,
+        pipelined_events=max(500, int(3000 * scale)),
+        single_events=max(100, int(300 * scale)),
+    )
+
     report: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": cores,
         "raw": raw,
         "runs": [asdict(r) for r in runs],
         "naive": naive_rows,
+        "compression": [asdict(r) for r in codec_rows],
     }
     report["targets"] = evaluate(report)
     RESULTS.mkdir(parents=True, exist_ok=True)

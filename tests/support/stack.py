@@ -107,6 +107,8 @@ class Received:
     key: bytes | None
     value: bytes
     headers: dict[str, bytes]
+    partition: int = -1
+    offset: int = -1
 
 
 async def consume(kafka: str, topic: str, count: int, *, timeout_s: float) -> list[Received]:
@@ -170,6 +172,15 @@ async def _assigned(kafka: str, topic: str) -> AsyncIterator[tuple[AIOKafkaConsu
         await consumer.stop()
 
 
+def after_last_record(records: list[Received]) -> dict[int, int]:
+    """Per partition, the offset after its last data record: where a complete commit stands
+    (a transactional topic's end offset is one further, past the commit marker)."""
+    after: dict[int, int] = {}
+    for record in records:
+        after[record.partition] = max(after.get(record.partition, 0), record.offset + 1)
+    return after
+
+
 async def end_offsets(kafka: str, topic: str) -> dict[int, int]:
     """The last stable offset of each partition of ``topic``: where a full commit stands."""
     async with _assigned(kafka, topic) as (consumer, partitions):
@@ -186,7 +197,7 @@ async def read_to_end(kafka: str, topic: str, *, timeout_s: float = 60) -> list[
             while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
                 batches = await consumer.getmany(timeout_ms=500)
                 out.extend(
-                    Received(r.key, r.value, dict(r.headers or ()))
+                    Received(r.key, r.value, dict(r.headers or ()), r.partition, r.offset)
                     for tp, records in batches.items()
                     for r in records
                     if r.offset < ends[tp]

@@ -17,6 +17,7 @@ import structlog
 from vl2ingest.engines.rapidocr_engine import RapidOcrEngine
 from vl2ingest.health import HealthServer
 from vl2ingest.imaging.preparer import ImagePreparer
+from vl2ingest.kafka import codecs
 from vl2ingest.kafka.sink import KafkaResultSink
 from vl2ingest.kafka.source import KafkaSource
 from vl2ingest.kafka.transactions import TransactionalOutbox
@@ -70,6 +71,8 @@ class Service:
     async def run(self) -> None:
         settings = self._settings
         engine = self._engine
+        # Before the engine loads (minutes on a GPU) and before any partition is claimed.
+        codecs.require_all()
         async with contextlib.AsyncExitStack() as stack:
             await engine.start()
             stack.push_async_callback(engine.stop)
@@ -138,6 +141,8 @@ class Service:
                 requests_topic=settings.kafka.requests_topic,
                 group=settings.kafka.group_id,
                 health_port=health.port,
+                codecs=sorted(name for name, ok in codecs.available().items() if ok),
+                compression=settings.kafka.compression_type,
             )
             await runner.run()
 

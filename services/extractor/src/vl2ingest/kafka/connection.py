@@ -30,3 +30,9 @@ def connection_options(settings: KafkaSettings) -> dict[str, Any]:
             settings.sasl_password.reveal() if settings.sasl_password else None
         )
     return options
+
+
+def producer_options(settings: KafkaSettings) -> dict[str, Any]:
+    """What the results and DLQ producers add to :func:`connection_options`."""
+    compression = settings.compression_type
+    return {"compression_type": None if compression == "none" else compression}

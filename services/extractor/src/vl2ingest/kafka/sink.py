@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from vl2ingest.errors import PublishFailed
-from vl2ingest.kafka.connection import connection_options
+from vl2ingest.kafka.connection import connection_options, producer_options
 from vl2ingest.lifecycle import AsyncResource
 from vl2ingest.pipeline.models import InboundMessage
 from vl2ingest.settings import KafkaSettings
@@ -24,7 +24,7 @@ class KafkaResultSink(AsyncResource):
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
-            compression_type=None,
+            **producer_options(settings),
             **connection_options(settings),
         )
         self._started = False

@@ -7,9 +7,10 @@ from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError, UnsupportedCodecError
 
-from vl2ingest.errors import CommitFailed
+from vl2ingest.errors import CommitFailed, ConfigError
+from vl2ingest.kafka import codecs
 from vl2ingest.kafka.connection import connection_options
 from vl2ingest.lifecycle import AsyncResource
 from vl2ingest.pipeline.models import InboundMessage
@@ -98,7 +99,11 @@ class KafkaSource(AsyncResource):
         self.revoke_callback = callback
 
     async def poll(self, *, timeout_ms: int) -> list[InboundMessage]:
-        batches: dict[Any, list[Any]] = await self.consumer.getmany(timeout_ms=timeout_ms)
+        try:
+            batches: dict[Any, list[Any]] = await self.consumer.getmany(timeout_ms=timeout_ms)
+        except UnsupportedCodecError as exc:
+            hint = codecs.INSTALL_HINT
+            raise ConfigError(f"a fetched batch cannot be decompressed: {exc}; {hint}") from exc
         for tp, records in batches.items():
             if records:
                 self._next_offset[(tp.topic, tp.partition)] = records[-1].offset + 1

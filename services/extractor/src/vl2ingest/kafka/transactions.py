@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from vl2ingest.errors import CommitFailed, PublishFailed
-from vl2ingest.kafka.connection import connection_options
+from vl2ingest.kafka.connection import connection_options, producer_options
 from vl2ingest.lifecycle import AsyncResource
 from vl2ingest.pipeline.models import InboundMessage
 from vl2ingest.pipeline.models import TopicPartition as PartitionKey
@@ -86,6 +86,7 @@ class TransactionalOutbox(AsyncResource):
                 transactional_id=transactional_id(self._settings, tp),
                 enable_idempotence=True,
                 acks="all",
+                **producer_options(self._settings),
                 **connection_options(self._settings),
             )
             await producer.start()  # InitProducerId: aborts and fences a previous owner
