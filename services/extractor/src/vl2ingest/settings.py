@@ -71,9 +71,10 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     transactional_id_prefix: str = "vl2ingest"
     compression_type: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "zstd"
     """Compression of the result and DLQ batches the service produces (both delivery modes).
-    zstd by default: on OCR result events it stored a quarter of the bytes (as small as gzip,
-    smaller than lz4 and snappy) for about 30 µs more producer CPU per event, measured by
-    `make bench` (docs/benchmarks.md). Reading compressed requests needs no setting: every
+    zstd by default: on OCR result events it stored a quarter (busy) to a third (quiet) of the
+    bytes, as small as gzip and smaller than lz4 and snappy, for less CPU than gzip: 0.03 to
+    0.14 ms per event, against tens of ms of CPU per image elsewhere (`make bench`,
+    docs/benchmarks.md). Reading compressed requests needs no setting: every
     codec is always installed."""
     """Exactly-once: producers are ``<prefix>.<group>.<topic>.<partition>``; keep it stable."""
 
