@@ -96,10 +96,19 @@ gpu-kit: ## wheels for GPU machines without network (.cache/gpu-kit, < 56 MiB)
 gpu-check: lmdeploy-env ## on a GPU machine: tests/gpu + bench/gpu.py (ARGS="--random-weights tiny")
 	$(LMDEPLOY_PY) -m bench.gpu_check $(ARGS)
 
+# The GPU machines run our code under their own image's packages (transformers 5.17, torch 2.11,
+# Python 3.12) plus the kit: the twin tests that combination here (issue 10). It runs in every
+# `make test`: about a minute once uv's cache holds the image's wheels, and the adapter, the kit
+# and the image can each break the GPU run without any other test noticing.
+.PHONY: gpu-twin
+gpu-twin: $(UV) gpu-kit ## the GPU image's environment on CPU: contract tests + GPU-path imports
+	UV=$(UV) bash scripts/gpu_twin.sh
+
 .PHONY: test
 test: setup lint ## everything: lint, unit, integration (real Kafka + S3), lmdeploy contract tests
 	$(call with_stack,$(UV) run pytest --ignore=tests/lmdeploy)
 	$(MAKE) contract
+	$(MAKE) gpu-twin
 
 .PHONY: demo
 demo: setup ## upload sample images, run the service, print the extraction events

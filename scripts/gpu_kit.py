@@ -7,9 +7,10 @@ the GPU checks import, at the versions of uv.lock, as CPython 3.12 manylinux whe
 wheel (107 MB) is mostly the TurboMind extension, which DeepSeek-VL2 never uses (it runs on the
 PyTorch engine), so it is repacked without it; lmdeploy then reports TurboMind unavailable.
 
-The list below was found by running the CPU contract tests and importing the GPU path with only
-the GPU image's packages plus these visible. On the GPU machine, with ``.cache/gpu-kit`` carried:
-``bash scripts/device_gpu_check.sh tiny``.
+The list below is what ``make gpu-twin`` needs: a Python 3.12 environment with the image's
+packages (scripts/gpu_twin/image-requirements.txt) plus this kit, installed as the device script
+installs it, where the CPU contract tests pass and the whole GPU path imports. On the GPU
+machine, with ``.cache/gpu-kit`` carried: ``bash scripts/device_gpu_check.sh tiny``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,17 @@ LIMIT_BYTES = 56 * 2**20
 """The working tree (about 2 MB) and the kit must stay under the 64 MiB a run may carry."""
 PACKAGES = [
     "lmdeploy", "msgspec", "structlog", "pytest-asyncio", "pydantic", "pydantic-core",
-    "typing-inspection", "annotated-types", "httpx2", "httpcore2", "truststore",
+    "typing-inspection", "annotated-types", "typing-extensions",
     "mmengine-lite", "yapf", "platformdirs", "addict", "termcolor", "pybase64",
     "googleapis-common-protos", "pyzmq", "xgrammar", "apache-tvm-ffi", "shortuuid",
+    "psutil", "einops", "requests", "urllib3", "charset-normalizer", "idna", "certifi",
 ]  # fmt: skip
+"""typing-extensions: the kit's pydantic needs a newer one than an image of torch's era may
+hold. psutil, einops and requests (with urllib3, charset-normalizer, idna, certifi): lmdeploy
+imports them, and an image whose huggingface_hub (1.x) no longer uses requests need not have
+them. Not carried: httpx2, httpcore2 and truststore, which only huggingface_hub >= 2 and openai
+import; the image's hub 1.33 uses httpx, and lmdeploy's serving modules (openai, fastapi, ray,
+aiohttp, tilelang for DeepSeek-V4) are never imported on the DeepSeek-VL2 path."""
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64"]
 PLATFORMS += ["manylinux2014_x86_64", "manylinux1_x86_64"]
 TURBOMIND_BINARIES = re.compile(r"^lmdeploy/turbomind/(_turbomind[^/]*\.so|lib64/.*)$")

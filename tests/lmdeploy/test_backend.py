@@ -72,6 +72,24 @@ def test_config_class_fills_omitted_fields_with_deepseek_defaults(tiny_model: Pa
     assert (defaults.use_mla, defaults.kv_lora_rank, defaults.num_hidden_layers) == (True, 512, 30)
 
 
+def test_config_class_builds_its_sub_configs_on_any_transformers_5() -> None:
+    """Dict sub-configs become our config classes in the class itself, round trip included:
+    transformers 5.17 (the GPU image's) has no sub_configs_defaults to do it, and LMDeploy then
+    failed on language_config.use_mla (issue 10; `make gpu-twin` runs this on 5.17)."""
+    config = DeepseekVLV2Config(
+        language_config={"vocab_size": 129280, "use_mla": False}, vision_config={"layers": 27}
+    )
+    assert isinstance(config.language_config, VL2LanguageConfig)
+    assert isinstance(config.vision_config, VL2VisionConfig)
+    assert isinstance(config.projector_config, VL2ProjectorConfig)
+    assert (config.language_config.use_mla, config.vision_config.layers) == (False, 27)
+    data = config.to_dict()
+    assert isinstance(data["language_config"], dict)
+    again = DeepseekVLV2Config(language_config=data["language_config"])
+    assert isinstance(again.language_config, VL2LanguageConfig)
+    assert again.language_config.vocab_size == 129280
+
+
 def test_engine_model_config_reads_our_config_class(tiny_model: Path, bf16_gpu: None) -> None:
     """The PyTorch engine's ModelConfig builds from our class (tiny: multi-head attention)."""
     config = ModelConfig.from_pretrained(str(tiny_model), dtype="auto", device_type="cuda")

@@ -208,6 +208,9 @@ class LmdeployEngine(AsyncResource):
         )
 
     def _build(self) -> tuple[Any, BackendChoice, Any]:
+        from vl2ingest.engines.lmdeploy_engine.env_check import disable_env_check
+
+        disable_env_check()  # first: LMDeploy reads the switch when it is imported
         from lmdeploy import (  # lazy: only GPU pods load lmdeploy
             ChatTemplateConfig,
             GenerationConfig,

@@ -123,15 +123,26 @@ class VL2LanguageConfig(PretrainedConfig):
         super().__post_init__(**kwargs)
 
 
+_SUB_CONFIGS: dict[str, type[PretrainedConfig]] = {
+    "vision_config": VL2VisionConfig,
+    "projector_config": VL2ProjectorConfig,
+    "language_config": VL2LanguageConfig,
+}
+
+
 class DeepseekVLV2Config(PretrainedConfig):
-    """A whole DeepSeek-VL2 checkpoint: vision tower, projector and language model."""
+    """A whole DeepSeek-VL2 checkpoint: vision tower, projector and language model.
+
+    The sub-configs are converted here, not left to transformers: ``sub_configs_defaults`` (which
+    does it in transformers >= 5.24) does not exist in older transformers 5 releases such as
+    5.17, the version of the GPU machines' image, where they would stay plain dicts and LMDeploy
+    would fail on ``language_config.use_mla``.
+    """
 
     model_type: ClassVar[str] = MODEL_TYPE
-    sub_configs_defaults: ClassVar[dict[str, Any]] = {
-        "vision_config": VL2VisionConfig,
-        "projector_config": VL2ProjectorConfig,
-        "language_config": VL2LanguageConfig,
-    }
+    sub_configs_defaults: ClassVar[dict[str, Any]] = dict(_SUB_CONFIGS)
+    if "sub_configs_defaults" not in vars(PretrainedConfig):  # transformers < 5.24
+        sub_configs: ClassVar[dict[str, type[PretrainedConfig]]] = dict(_SUB_CONFIGS)
 
     vision_config: dict[str, Any] | VL2VisionConfig | None = None
     projector_config: dict[str, Any] | VL2ProjectorConfig | None = None
@@ -139,6 +150,15 @@ class DeepseekVLV2Config(PretrainedConfig):
     tile_tag: str = "2D"
     global_view_pos: str = "head"
     candidate_resolutions: list[list[int]] | tuple[tuple[int, int], ...] = ((384, 384),)
+
+    def __post_init__(self, **kwargs: Any) -> None:
+        for name, config_class in _SUB_CONFIGS.items():
+            value = getattr(self, name)
+            if value is None:
+                setattr(self, name, config_class())
+            elif isinstance(value, dict):
+                setattr(self, name, config_class(**value))
+        super().__post_init__(**kwargs)
 
 
 def register_config() -> None:
