@@ -1,10 +1,15 @@
-"""GPU throughput of DeepSeek-VL2 through our adapter: run by ``make gpu-check`` (needs CUDA).
+"""GPU throughput of DeepSeek-VL2 through our adapter (needs CUDA).
 
-For batch sizes 1, 8 and 32 of the bundled sample images: images/s, output tokens/s, time to
-first token (a max_new_tokens=1 pass: prefill latency) and GPU memory in use. Every request
-generates exactly ``--max-new-tokens`` tokens (end-of-sequence ignored), so figures compare
-across checkpoints, random weights included. Writes JSON and a Markdown table under
-bench/results/. Run it as a module from the repository root: ``python -m bench.gpu``.
+Run inside the GPU tests' session by ``make gpu-check`` (tests/gpu/test_throughput.py: one engine
+start for the tests and the benchmark), or alone with a mounted checkpoint:
+``python -m bench.gpu --model-path /models/deepseek-vl2-tiny``.
+
+For OCR-length outputs of 256 and 768 tokens (a receipt, a dense page) and batch sizes 1, 8, 32
+and the engine's largest (``max_batch_size``): images/s and pages/s (one single-page request per
+image), output tokens/s, time to first token (a ``max_new_tokens=1`` pass of the same batch:
+prefill latency), GPU memory in use and the PyTorch allocator's peak. Every request generates
+exactly its ``max_new_tokens`` (end-of-sequence ignored, ``fixed_output_length``), so figures
+compare across checkpoints, random weights included. Writes JSON and a Markdown table.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import cycle, islice
 from pathlib import Path
@@ -29,12 +35,21 @@ from vl2ingest.settings import EngineSettings
 
 SAMPLES = ["receipt.png", "document-page.png", "sign-photo.jpg"]
 RESULTS = Path(__file__).parent / "results"
+OUTPUT_LENGTHS = (256, 768)
+MAX_BATCH = 64
+"""The engine's max_batch_size for the GPU checks: the largest batch measured."""
 
 
-async def measure(engine: LmdeployEngine, batch: int, max_new_tokens: int) -> dict[str, float]:
+def batch_sizes(max_batch: int) -> list[int]:
+    return sorted({b for b in (1, 8, 32) if b < max_batch} | {max_batch})
+
+
+async def measure(engine: LmdeployEngine, batch: int, max_new_tokens: int) -> dict[str, Any]:
+    """One batch of ``batch`` single-image OCR requests, each generating ``max_new_tokens``."""
     names = list(islice(cycle(SAMPLES), batch))
     requests = [engine_request(engine, [n], "ocr", max_new_tokens=max_new_tokens) for n in names]
     first = [engine_request(engine, [n], "ocr", max_new_tokens=1) for n in names]
+    torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     await engine.infer(first)
     ttft = time.perf_counter() - started
@@ -46,61 +61,89 @@ async def measure(engine: LmdeployEngine, batch: int, max_new_tokens: int) -> di
     free, total = torch.cuda.mem_get_info()
     return {
         "batch": batch,
+        "max_new_tokens": max_new_tokens,
         "ok": len(done),
+        "failed": [str(o) for o in outputs if not isinstance(o, EngineOutput)][:3],
         "images_per_s": round(len(done) / elapsed, 2),
+        "pages_per_s": round(len(done) / elapsed, 2),
         "output_tokens_per_s": round(tokens / elapsed, 1),
         "time_to_first_token_ms": round(ttft * 1000, 1),
         "gpu_memory_in_use_gib": round((total - free) / 2**30, 2),
+        "torch_peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
         "wall_s": round(elapsed, 2),
     }
+
+
+async def run(
+    engine: LmdeployEngine, *, max_batch: int, lengths: Sequence[int] = OUTPUT_LENGTHS
+) -> list[dict[str, Any]]:
+    """Every (output length, batch size) row, after one warm-up request."""
+    await engine.infer([engine_request(engine, [SAMPLES[0]], "ocr", max_new_tokens=8)])
+    return [
+        await measure(engine, batch, length)
+        for length in lengths
+        for batch in batch_sizes(max_batch)
+    ]
+
+
+def report(engine: LmdeployEngine, rows: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    info = engine.info
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "gpu": torch.cuda.get_device_name(0),
+        "host": platform.node(),
+        "model": info.name,
+        "label": label,
+        "backend": info.backend,
+        "torch": torch.__version__,
+        "rows": rows,
+    }
+
+
+def save(results: Path, data: dict[str, Any]) -> str:
+    """Write the report as JSON and as a Markdown table under ``results``; return the table."""
+    results.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    (results / f"gpu-{stamp}.json").write_text(json.dumps(data, indent=2) + "\n")
+    header = (
+        "| output tokens | batch | images (pages)/s | output tokens/s | TTFT ms "
+        "| GPU GiB in use | torch peak GiB | failed |\n|---|---|---|---|---|---|---|---|"
+    )
+    lines = [
+        f"| {r['max_new_tokens']} | {r['batch']} | {r['images_per_s']} | "
+        f"{r['output_tokens_per_s']} | {r['time_to_first_token_ms']} | "
+        f"{r['gpu_memory_in_use_gib']} | {r['torch_peak_allocated_gib']} | "
+        f"{r['batch'] - r['ok']} |"
+        for r in data["rows"]
+    ]
+    title = f"{data['gpu']}, {data['model']} {data['label']} on {data['backend']}"
+    table = "\n".join([" ".join(title.split()), "", header, *lines])
+    (results / f"gpu-{stamp}.md").write_text(table + "\n")
+    return table
+
+
+def engine_settings(model_path: str, *, max_batch: int = MAX_BATCH) -> EngineSettings:
+    return EngineSettings(
+        name="lmdeploy",
+        model_path=model_path,
+        model_name=Path(model_path).name,
+        backend="turbomind",  # as a deployment would ask: the fallback must be reported
+        max_batch_size=max_batch,
+    )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model-path", default=os.environ.get("VL2INGEST_TEST_MODEL_PATH"))
-    parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--label", default="", help="e.g. random-weights: shown in the table")
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where JSON + table go")
     args = parser.parse_args()
     if not args.model_path or not torch.cuda.is_available():
         raise SystemExit("bench/gpu.py needs CUDA and --model-path (or VL2INGEST_TEST_MODEL_PATH)")
-    settings = EngineSettings(
-        name="lmdeploy", model_path=args.model_path, model_name=Path(args.model_path).name
-    )
+    settings = engine_settings(args.model_path)
     async with LmdeployEngine(settings, fixed_output_length=True) as engine:
-        await engine.infer([engine_request(engine, [SAMPLES[0]], "ocr")])  # warm-up
-        rows = [await measure(engine, batch, args.max_new_tokens) for batch in (1, 8, 32)]
-        info = engine.info
-    report: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "gpu": torch.cuda.get_device_name(0),
-        "host": platform.node(),
-        "model": info.name,
-        "label": args.label,
-        "backend": info.backend,
-        "max_new_tokens": args.max_new_tokens,
-        "rows": rows,
-    }
-    print(save(args.results_dir, report))
-
-
-def save(results: Path, report: dict[str, Any]) -> str:
-    """Write the report as JSON and as a Markdown table under ``results``; return the table."""
-    results.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    (results / f"gpu-{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
-    header = (
-        "| batch | images/s | output tokens/s | TTFT ms | GPU GiB in use |\n|---|---|---|---|---|"
-    )
-    lines = [
-        f"| {r['batch']} | {r['images_per_s']} | {r['output_tokens_per_s']} | "
-        f"{r['time_to_first_token_ms']} | {r['gpu_memory_in_use_gib']} |"
-        for r in report["rows"]
-    ]
-    title = f"{report['gpu']}, {report['model']} {report['label']} on {report['backend']}"
-    table = "\n".join([title.replace("  ", " "), "", header, *lines])
-    (results / f"gpu-{stamp}.md").write_text(table + "\n")
-    return table
+        rows = await run(engine, max_batch=settings.max_batch_size)
+        print(save(args.results_dir, report(engine, rows, args.label)))
 
 
 if __name__ == "__main__":

@@ -32,11 +32,13 @@ PACKAGES = [
     "mmengine-lite", "yapf", "platformdirs", "addict", "termcolor", "pybase64",
     "googleapis-common-protos", "pyzmq", "xgrammar", "apache-tvm-ffi", "shortuuid",
     "psutil", "einops", "requests", "urllib3", "charset-normalizer", "idna", "certifi",
+    "opentelemetry-api",
 ]  # fmt: skip
 """typing-extensions: the kit's pydantic needs a newer one than an image of torch's era may
 hold. psutil, einops and requests (with urllib3, charset-normalizer, idna, certifi): lmdeploy
 imports them, and an image whose huggingface_hub (1.x) no longer uses requests need not have
-them. Not carried: httpx2, httpcore2 and truststore, which only huggingface_hub >= 2 and openai
+them. opentelemetry-api: the pipeline's processor, which a GPU test drives over the real engine.
+Not carried: httpx2, httpcore2 and truststore, which only huggingface_hub >= 2 and openai
 import; the image's hub 1.33 uses httpx, and lmdeploy's serving modules (openai, fastapi, ray,
 aiohttp, tilelang for DeepSeek-V4) are never imported on the DeepSeek-VL2 path."""
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64"]

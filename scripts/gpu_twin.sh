@@ -50,3 +50,7 @@ gpu_environment "$TWIN/site"
 "$TWIN/venv/bin/python" -c 'import sys, torch, transformers, huggingface_hub, lmdeploy; print("gpu-twin: python", sys.version.split()[0], "torch", torch.__version__, "transformers", transformers.__version__, "huggingface_hub", huggingface_hub.__version__, "lmdeploy", lmdeploy.__version__)'
 # Only tests/lmdeploy's own conftest: the root one needs the dev stack's clients (boto3).
 "$TWIN/venv/bin/python" -m pytest tests/lmdeploy -p no:cacheprovider --confcutdir=tests/lmdeploy
+# The GPU tests and benchmark as the device run collects them (no CUDA here: the inference
+# tests skip, the fixture set-up tests run), under tests/gpu's own conftest as bench/gpu_check.py
+# runs them.
+"$TWIN/venv/bin/python" -m pytest tests/gpu -p no:cacheprovider --confcutdir=tests/gpu -rs

@@ -20,15 +20,16 @@ import pytest
 import pytest_asyncio
 
 from vl2ingest.engines.lmdeploy_engine import LmdeployEngine
-from vl2ingest.settings import EngineSettings
 
 SAMPLES = Path(__file__).parents[2] / "scripts" / "demo" / "samples"
 
-# One engine per module, started once: the engine runs on the event loop it was started on, so
-# the fixture and the tests must share a module-scoped loop (the project's default loop scope is
-# "function", which pytest-asyncio refuses for a module-scoped async fixture).
-module_async_fixture = pytest_asyncio.fixture(scope="module", loop_scope="module")
-in_module_loop = pytest.mark.asyncio(loop_scope="module")
+# One engine per session, started once for the tests and the benchmark (test_throughput.py):
+# starting it loads the weights and captures CUDA graphs, the longest step of a GPU run. The
+# engine runs on the event loop it was started on, so the fixture and the tests share a
+# session-scoped loop (the project's default loop scope is "function", which pytest-asyncio
+# refuses for a session-scoped async fixture).
+session_async_fixture = pytest_asyncio.fixture(scope="session", loop_scope="session")
+in_session_loop = pytest.mark.asyncio(loop_scope="session")
 
 
 def _model_path() -> str:
@@ -41,25 +42,21 @@ def _model_path() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def model_path() -> str:
     return _model_path()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def random_weights() -> bool:
     """True when the checkpoint has random weights: assert structure, not quality."""
     return bool(os.environ.get("VL2INGEST_TEST_RANDOM_WEIGHTS"))
 
 
-@module_async_fixture
+@session_async_fixture
 async def engine(model_path: str, random_weights: bool) -> AsyncIterator[LmdeployEngine]:
-    settings = EngineSettings(
-        name="lmdeploy",
-        model_path=model_path,
-        model_name=Path(model_path).name,
-        backend="turbomind",  # as a deployment would ask: the fallback must be reported
-        max_batch_size=32,
-    )
+    from bench.gpu import engine_settings
+
+    settings = engine_settings(model_path)
     async with LmdeployEngine(settings, fixed_output_length=random_weights) as started:
         yield started

@@ -1,22 +1,22 @@
-"""The GPU checks' fixture set-up, checked where there is no GPU: a module-scoped async
-fixture (as the engine is) and the tests of that module share one event loop."""
+"""The GPU checks' fixture set-up, checked where there is no GPU: a session-scoped async
+fixture (as the engine is) and the tests share one event loop."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 
-from tests.gpu.conftest import in_module_loop, module_async_fixture
+from tests.gpu.conftest import in_session_loop, session_async_fixture
 
-pytestmark = in_module_loop
+pytestmark = in_session_loop
 
 
-@module_async_fixture
+@session_async_fixture
 async def fixture_loop() -> AsyncIterator[asyncio.AbstractEventLoop]:
     yield asyncio.get_running_loop()
 
 
-async def test_a_module_fixture_runs_on_the_tests_loop(
+async def test_a_session_fixture_runs_on_the_tests_loop(
     fixture_loop: asyncio.AbstractEventLoop,
 ) -> None:
     assert asyncio.get_running_loop() is fixture_loop

@@ -2,18 +2,65 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
 import pytest
-from tests.gpu.conftest import SAMPLES, in_module_loop
+from tests.gpu.conftest import SAMPLES, in_session_loop
+from tests.support.fakes import (
+    FakeClock,
+    InlinePreparer,
+    MemoryStore,
+    RecordingSink,
+    message,
+    png_bytes,
+)
 
 from vl2ingest.engines.lmdeploy_engine import LmdeployEngine
+from vl2ingest.errors import VL2IngestError
 from vl2ingest.imaging.preparer import prepare_one
-from vl2ingest.pipeline.models import EngineOutput, EngineRequest, FetchedObject, S3Location
-from vl2ingest_events import ExtractionRequested, ImageRef
+from vl2ingest.pipeline.batcher import MicroBatcher
+from vl2ingest.pipeline.models import (
+    EngineInfo,
+    EngineOutput,
+    EngineRequest,
+    FetchedObject,
+    S3Location,
+)
+from vl2ingest.pipeline.processor import Processor
+from vl2ingest.settings import PipelineSettings
+from vl2ingest_events import ExtractionRequested, ImageRef, encode
 
-pytestmark = [pytest.mark.gpu, pytest.mark.timeout(600), in_module_loop]
+pytestmark = [pytest.mark.gpu, pytest.mark.timeout(600), in_session_loop]
 
 MAX_NEW_TOKENS = 256
 """Enough for the receipt's text; with random weights every answer is exactly this long."""
+SAMPLES_3 = ["receipt.png", "document-page.png", "sign-photo.jpg"]
+
+
+class CountingEngine:
+    """Our Engine protocol over the real engine, counting the requests that reach it."""
+
+    def __init__(self, engine: LmdeployEngine) -> None:
+        self._engine = engine
+        self.requests = 0
+
+    @property
+    def info(self) -> EngineInfo:
+        return self._engine.info
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def check_health(self) -> bool:
+        return await self._engine.check_health()
+
+    async def infer(self, batch: Sequence[EngineRequest]) -> list[EngineOutput | VL2IngestError]:
+        self.requests += len(batch)
+        return await self._engine.infer(batch)
 
 
 def engine_request(
@@ -24,18 +71,31 @@ def engine_request(
     ref: str | None = None,
     max_new_tokens: int = MAX_NEW_TOKENS,
 ) -> EngineRequest:
+    """A request for bundled sample images, prepared as the service prepares them."""
+    images = [(n, (SAMPLES / n).read_bytes()) for n in names]
+    return request_for(engine, images, task, ref=ref, max_new_tokens=max_new_tokens)
+
+
+def request_for(
+    engine: LmdeployEngine,
+    images: list[tuple[str, bytes]],
+    task: str,
+    *,
+    ref: str | None = None,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+) -> EngineRequest:
     objects = [
-        FetchedObject(location=S3Location(bucket="samples", key=n), data=(SAMPLES / n).read_bytes())
-        for n in names
+        FetchedObject(location=S3Location(bucket="samples", key=name), data=data)
+        for name, data in images
     ]
-    images = tuple(prepare_one(o, len(objects), engine.info, 10**8) for o in objects)
+    prepared = tuple(prepare_one(o, len(objects), engine.info, 10**8) for o in objects)
     request = ExtractionRequested(
-        request_id=f"gpu-{task}",
-        images=tuple(ImageRef(uri=i.uri) for i in images),
+        request_id=f"gpu-{task}-{len(images)}-{max_new_tokens}",
+        images=tuple(ImageRef(uri=i.uri) for i in prepared),
         task=task,  # type: ignore[arg-type]
         ref=ref,
     )
-    return EngineRequest(request=request, images=images, max_new_tokens=max_new_tokens)
+    return EngineRequest(request=request, images=prepared, max_new_tokens=max_new_tokens)
 
 
 def _answered(out: object, random_weights: bool) -> EngineOutput:
@@ -105,3 +165,89 @@ async def test_a_mixed_batch_is_answered_item_by_item(
     assert len(outs) == len(batch)
     tokens = [_answered(out, random_weights).input_tokens for out in outs]
     assert tokens[:4] == tokens[4:]
+
+
+async def test_each_answer_of_a_mixed_batch_belongs_to_its_request(
+    engine: LmdeployEngine, random_weights: bool
+) -> None:
+    """Eight requests with distinct max_new_tokens in one batch: each answer has its own
+    request's length (exactly, with random weights; at most, with real ones), so no answer is
+    delivered to another request."""
+    names = [["receipt.png"], ["document-page.png"], ["sign-photo.jpg"], ["receipt.png"] * 2]
+    lengths = [17, 23, 31, 37, 41, 47, 53, 59]
+    batch = [
+        engine_request(engine, names[i % 4], "ocr", max_new_tokens=n) for i, n in enumerate(lengths)
+    ]
+    outs = await engine.infer(batch)
+    assert len(outs) == len(batch)
+    for out, wanted in zip(outs, lengths, strict=True):
+        assert isinstance(out, EngineOutput), out
+        if random_weights:
+            assert (out.output_tokens, out.finish_reason) == (wanted, "length")
+        else:
+            assert 0 < out.output_tokens <= wanted
+
+
+async def test_input_tokens_are_the_plans_image_tokens_plus_the_prompt(
+    engine: LmdeployEngine,
+) -> None:
+    """For 1, 2 and 3 images (tiled, tiled, padded: different plans), input_tokens minus the
+    plans' image tokens grows by the same prompt overhead per image: the engine saw exactly the
+    image tokens the plan counted (a plan/engine mismatch in any one turn breaks the step)."""
+    turns = [["document-page.png"], ["document-page.png", "sign-photo.jpg"], SAMPLES_3]
+    requests = [engine_request(engine, names, "ocr", max_new_tokens=4) for names in turns]
+    outs = await engine.infer(requests)
+    text = []
+    for request, out in zip(requests, outs, strict=True):
+        assert isinstance(out, EngineOutput), out
+        text.append(out.input_tokens - sum(image.plan.image_tokens for image in request.images))
+    assert [i.plan.layout for i in requests[2].images] == ["padded"] * 3
+    per_image = text[1] - text[0]
+    assert text[2] - text[1] == per_image, text
+    assert 0 <= per_image <= 4, text  # the placeholder's own newline, at most a few tokens
+    assert 0 < text[0] < 64, text
+
+
+async def test_an_input_longer_than_the_context_fails_context_overflow(
+    engine: LmdeployEngine,
+) -> None:
+    """Two tall pages (a 1x9 tile plan each: 2 x 2101 image tokens) exceed the 4096-token
+    context on input alone: LMDeploy refuses them, and that comes back as context_overflow."""
+    tall = png_bytes(400, 3600, (255, 255, 255))
+    request = request_for(engine, [("tall-1.png", tall), ("tall-2.png", tall)], "ocr")
+    assert sum(i.plan.image_tokens for i in request.images) == 2 * 2101
+    (out,) = await engine.infer([request])
+    assert isinstance(out, VL2IngestError), out
+    assert out.code == "context_overflow", out
+
+
+async def test_the_pipeline_refuses_it_before_the_engine(engine: LmdeployEngine) -> None:
+    """Through the real pipeline (processor, batcher) over this engine, the over-long request
+    fails context_overflow and never reaches the engine."""
+    counting = CountingEngine(engine)
+    clock = FakeClock()
+    batcher = MicroBatcher(counting, max_batch_images=8, linger_ms=0, clock=clock)
+    store, sink = MemoryStore(), RecordingSink()
+    uri = store.put("inbox", "page.png", (SAMPLES / "document-page.png").read_bytes())
+    processor = Processor(
+        store=store,
+        preparer=InlinePreparer(),
+        batcher=batcher,
+        sink=sink,
+        engine_info=engine.info,
+        settings=PipelineSettings(),
+        allowed_buckets=["inbox"],
+        default_max_new_tokens=64,
+        clock=clock,
+    )
+    value = encode(
+        ExtractionRequested(request_id="long", images=(ImageRef(uri=uri),), max_new_tokens=4000)
+    )
+    runner = asyncio.create_task(batcher.run())
+    try:
+        await processor.handle(message(value))
+    finally:
+        runner.cancel()
+    (failed,) = sink.failed
+    assert failed.error.code == "context_overflow"
+    assert counting.requests == 0
