@@ -39,6 +39,12 @@ def test_nested_variables_are_typed_and_lists_split() -> None:
         ({"VL2INGEST_S3__ALLOWED_BUCKETS": ""}, "VL2INGEST_S3__ALLOWED_BUCKETS"),
         ({"VL2INGEST_KAFKA__SECURITY_PROTOCOL": "SASL_SSL"}, "VL2INGEST_KAFKA__SASL_MECHANISM"),
         ({"VL2INGEST_DELIVERY": "exactly-once"}, "VL2INGEST_DELIVERY"),
+        ({"VL2INGEST_KAFKA__GROUP_INSTANCE_ID": "pod 0"}, "VL2INGEST_KAFKA__GROUP_INSTANCE_ID"),
+        ({"VL2INGEST_KAFKA__COMPRESSION_TYPE": "brotli"}, "VL2INGEST_KAFKA__COMPRESSION_TYPE"),
+        (
+            {"VL2INGEST_PIPELINE__S3_EVENT_KEY_ENCODING": "base64"},
+            "VL2INGEST_PIPELINE__S3_EVENT_KEY_ENCODING",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:

@@ -65,6 +65,7 @@ class KafkaSource(AsyncResource):
         self._settings = settings
         self.consumer = AIOKafkaConsumer(
             group_id=settings.group_id,
+            group_instance_id=settings.group_instance_id,
             enable_auto_commit=False,
             auto_offset_reset=settings.auto_offset_reset,
             max_poll_records=settings.max_poll_records,
