@@ -54,9 +54,9 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     results_topic: str = "vl2ingest.results"
     dlq_topic: str = "vl2ingest.dlq"
     group_id: str = "vl2ingest-extractor"
-    group_instance_id: (
-        Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,249}$")] | None
-    ) = None
+    group_instance_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,249}$")] | None = (
+        None
+    )
     """Static group membership (KIP-345): a name stable across restarts of THIS instance (the
     Helm chart's StatefulSet uses the pod name). A restart within ``session_timeout_ms`` gets
     its partitions back without a rebalance of the other members. Its partitions are then not
