@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +27,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RANDOM_WEIGHTS_DIR = ROOT / ".cache" / "random-weights"
+
+
+GRACE_S = 30
+"""How long an interrupted pytest gets to finish its session (JUnit XML, summary)."""
+
+
+def run_within(command: list[str], *, env: dict[str, str], seconds: float) -> int:
+    """Run ``command``; past ``seconds`` (less the grace), interrupt it as ^C would, so pytest
+    ends its session and writes its reports, and kill it only if that does not end it."""
+    process = subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603  # our own command
+    try:
+        return process.wait(timeout=max(1.0, seconds - GRACE_S))
+    except subprocess.TimeoutExpired:
+        print(f"gpu-check: time limit reached; interrupting {command[2]}", file=sys.stderr)
+        process.send_signal(signal.SIGINT)
+        try:
+            return process.wait(timeout=GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
 
 
 def main() -> int:
@@ -37,7 +58,13 @@ def main() -> int:
         "--results-dir", type=Path, default=ROOT / "bench" / "results",
         help="the benchmark's JSON and table, and the tests' JUnit XML",
     )  # fmt: skip
+    parser.add_argument(
+        "--time-limit", type=float, default=float("inf"),
+        help="seconds for the whole check: pytest is interrupted (SIGINT) with room to write "
+        "its JUnit XML before an outer timeout would kill it",
+    )  # fmt: skip
     args = parser.parse_args()
+    begun = time.monotonic()
 
     import torch
 
@@ -80,7 +107,7 @@ def main() -> int:
         f"--junitxml={args.results_dir / 'gpu-tests.xml'}",
     ]  # fmt: skip
     started = time.monotonic()
-    rc = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode  # noqa: S603  # ours
+    rc = run_within(command, env=env, seconds=args.time_limit - (started - begun))
     steps.append((f"tests/gpu + bench {label}".strip(), time.monotonic() - started, rc))
     for name, seconds, rc in steps:
         print(f"gpu-check: {name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {seconds:.0f} s")

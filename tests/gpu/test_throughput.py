@@ -21,10 +21,9 @@ async def test_throughput_table(engine: LmdeployEngine, random_weights: bool) ->
     """Every (output length, batch) row is measured with all its requests answered."""
     from bench import gpu  # imports torch: only once the engine fixture found CUDA
 
-    rows = await gpu.run(engine, max_batch=gpu.MAX_BATCH)
-    label = "(random weights)" if random_weights else ""
+    label = "(random weights)" if random_weights else "(answers stop at end-of-sequence)"
     results = Path(os.environ.get("VL2INGEST_GPU_RESULTS", str(gpu.RESULTS)))
-    print(gpu.save(results, gpu.report(engine, rows, label)))
+    rows = await gpu.run(engine, max_batch=gpu.MAX_BATCH, results=results, label=label)
     assert [(r["max_new_tokens"], r["batch"]) for r in rows] == [
         (n, b) for n in gpu.OUTPUT_LENGTHS for b in gpu.batch_sizes(gpu.MAX_BATCH)
     ]
