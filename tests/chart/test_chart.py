@@ -4,71 +4,33 @@ What is checked here: lint, the important branches (pools, MIG, static membershi
 reference, grace period, replicas capped at partitions), the values schema and validateValues
 messages, and that the chart cannot drift from the service (every VL2INGEST_* it sets is a real
 setting, the probe port is the health port, and the CPU scenario's rendered environment runs the
-real service against the dev stack). Not yet here: validation by a real kube-apiserver with the
-KEDA and prometheus-operator CRDs (issue 11).
+real service against the dev stack). A real kube-apiserver judges the same manifests in
+test_apiserver.py.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from tests.support.servers import S3Endpoint, unavailable
+from tests.support.chart import (
+    CHART,
+    KUBE_VERSION,
+    ROOT,
+    SCENARIOS,
+    helm,
+    refused,
+    render,
+    scenario,
+)
+from tests.support.servers import S3Endpoint
 from tests.support.stack import Topics, produce, render_text_png, results, running
 
 from vl2ingest.settings import Settings, setting_variables
 from vl2ingest_events import ExtractionCompleted, ExtractionRequested, ImageRef, encode
-
-ROOT = Path(__file__).parents[2]
-CHART = ROOT / "helm" / "vl2ingest"
-SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
-KUBE_VERSION = "1.37.0"
-
-
-def helm_binary() -> str:
-    binary = os.environ.get("VL2INGEST_TEST_HELM") or str(
-        ROOT / ".cache" / "tools" / "bin" / "helm"
-    )
-    if not Path(binary).is_file():
-        unavailable(f"helm binary ({binary}; `make helm-test` builds it)")
-    return binary
-
-
-def helm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603  # our pinned helm, fixed arguments
-        [helm_binary(), *args], capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def render(*values: Path, sets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    args = ["template", "rel", str(CHART), "--kube-version", KUBE_VERSION, "--namespace", "ns"]
-    for file in values:
-        args += ["-f", str(file)]
-    for item in sets:
-        args += ["--set", item]
-    result = helm(*args)
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
-
-def refused(*values: Path, sets: tuple[str, ...] = ()) -> str:
-    args = ["template", "rel", str(CHART), "--kube-version", KUBE_VERSION]
-    for file in values:
-        args += ["-f", str(file)]
-    for item in sets:
-        args += ["--set", item]
-    result = helm(*args)
-    assert result.returncode != 0, "the chart accepted values it should refuse"
-    return result.stderr
-
-
-def scenario(name: str) -> Path:
-    return CHART / "ci" / f"{name}-values.yaml"
 
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
