@@ -269,3 +269,26 @@ async def test_the_cpu_scenarios_environment_runs_the_real_service(
         assert service.health_port is not None
     assert isinstance(event, ExtractionCompleted), event
     assert "HELM" in event.text
+
+
+def test_alerts_and_network_policy_when_enabled() -> None:
+    """The PrometheusRule carries the five alerts; the NetworkPolicy lets out only DNS, Kafka,
+    S3 and OTLP, and lets in only the probe/metrics port."""
+    docs = render(scenario("gpu-keda"))
+    (rule,) = of_kind(docs, "PrometheusRule")
+    alerts = {r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]}
+    assert alerts == {
+        "Vl2ingestLagGrowing",
+        "Vl2ingestDeadLetters",
+        "Vl2ingestEngineSaturated",
+        "Vl2ingestPodsNotReady",
+        "Vl2ingestCrashLooping",
+    }
+    (policy,) = of_kind(docs, "NetworkPolicy")
+    egress_ports = {
+        (p["port"], p["protocol"]) for rule in policy["spec"]["egress"] for p in rule["ports"]
+    }
+    assert egress_ports == {(53, "UDP"), (53, "TCP"), (9092, "TCP"), (443, "TCP"), (4318, "TCP")}
+    ((ingress,),) = [policy["spec"]["ingress"]]
+    assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert of_kind(render(scenario("cpu")), "NetworkPolicy") == []
