@@ -82,11 +82,12 @@ dev-down: ## stop the dev stack
 	$(DEVSTACK) down
 
 .PHONY: lint
-lint: setup ## ruff, formatting, mypy --strict, schema drift
+lint: setup ## ruff, formatting, mypy --strict, schema drift, hadolint
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 	$(UV) run python -m vl2ingest_events.jsonschema --check schemas/jsonschema
+	$(UV) run hadolint docker/Dockerfile docker/Dockerfile.gpu
 
 .PHONY: schemas
 schemas: setup ## regenerate schemas/jsonschema from the Structs
