@@ -292,3 +292,25 @@ def test_alerts_and_network_policy_when_enabled() -> None:
     ((ingress,),) = [policy["spec"]["ingress"]]
     assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
     assert of_kind(render(scenario("cpu")), "NetworkPolicy") == []
+
+
+def test_s3_weights_are_copied_by_an_init_container_into_the_node_cache() -> None:
+    """model.source s3: `vl2ingest fetch-model` runs first, writing the node-local volume that
+    the extractor then mounts read-only; a uri that is not s3:// is refused by name."""
+    docs = render(scenario("s3-weights"))
+    (workload,) = workloads(docs)
+    pod = workload["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["args"] == ["fetch-model", "s3://models/deepseek-vl2-small/", "/models"]
+    assert {m["name"]: m.get("readOnly", False) for m in init["volumeMounts"]}["model"] is False
+    mounts = {m["name"]: m for m in container(workload)["volumeMounts"]}
+    assert mounts["model"]["readOnly"] is True
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["model"]["hostPath"] == {
+        "path": "/var/lib/vl2ingest/models/deepseek-vl2-small",
+        "type": "DirectoryOrCreate",
+    }
+    env = {e["name"] for e in init["env"]}
+    assert {"VL2INGEST_S3__ACCESS_KEY_ID", "VL2INGEST_S3__SECRET_ACCESS_KEY"} <= env
+    message = refused(scenario("s3-weights"), sets=("model.source.s3.uri=models/x",))
+    assert "model.source.s3.uri must be s3://bucket/prefix" in message

@@ -42,6 +42,9 @@ Checks the schema cannot express. Each failure names the value to change and how
 {{- if and (eq .Values.engine "lmdeploy") (eq .Values.model.source.type "hostPath") (not .Values.model.source.hostPath.path) -}}
 {{- $errors = append $errors "model.source.hostPath.path is empty: give the checkpoint's directory on the nodes" -}}
 {{- end -}}
+{{- if and (eq .Values.engine "lmdeploy") (eq .Values.model.source.type "s3") (not (hasPrefix "s3://" .Values.model.source.s3.uri)) -}}
+{{- $errors = append $errors "model.source.s3.uri must be s3://bucket/prefix of a checkpoint with a SHA256SUMS manifest (the init container verifies every file against it)" -}}
+{{- end -}}
 {{- if and .Values.autoscaling.keda.prometheus.enabled (not .Values.autoscaling.keda.prometheus.serverAddress) -}}
 {{- $errors = append $errors "autoscaling.keda.prometheus.serverAddress is empty: give the Prometheus URL the engine-saturation trigger queries" -}}
 {{- end -}}

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 import msgspec
 import structlog
@@ -14,6 +15,8 @@ import vl2ingest
 from vl2ingest.app import Service, serve
 from vl2ingest.errors import ConfigError, VL2IngestError
 from vl2ingest.settings import Secret, Settings
+from vl2ingest.storage.checkpoint import copy_checkpoint
+from vl2ingest.storage.s3 import make_client
 from vl2ingest.telemetry.logs import configure_logging
 from vl2ingest.telemetry.tracing import configure_tracing
 
@@ -28,6 +31,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the extractor until SIGTERM")
     commands.add_parser("config", help="validate the configuration and print it (secrets masked)")
+    fetch = commands.add_parser(
+        "fetch-model",
+        help="copy a checkpoint from S3 (resumable, checked against its SHA256SUMS)",
+        description="Copy every file listed in s3://bucket/prefix/SHA256SUMS into DEST, "
+        "skipping files already there with the right digest and resuming partial ones. "
+        "S3 endpoint and credentials come from the VL2INGEST_S3__* settings.",
+    )
+    fetch.add_argument("uri", help="s3://bucket/prefix of the checkpoint")
+    fetch.add_argument("dest", type=Path, help="local folder to fill")
     return parser
 
 
@@ -51,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"vl2ingest: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "fetch-model":
+        return _fetch_model(settings, args.uri, args.dest)
     if args.command == "config":
         sys.stdout.buffer.write(
             msgspec.json.format(msgspec.json.encode(settings, enc_hook=_masked))
@@ -63,6 +77,20 @@ def main(argv: list[str] | None = None) -> int:
         return run(Service(settings))
     finally:
         provider.shutdown()
+
+
+def _fetch_model(settings: Settings, uri: str, dest: Path) -> int:
+    configure_logging(settings.log)
+    log = structlog.get_logger("vl2ingest")
+    client = make_client(settings.s3)
+    try:
+        copy_checkpoint(client, uri, dest)
+    except VL2IngestError as exc:
+        log.critical("checkpoint copy failed", error=str(exc), error_code=exc.code)
+        return 1
+    finally:
+        client.close()
+    return 0
 
 
 def run(service: Service) -> int:
