@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.processes import free_port, stop
 from tests.support.servers import environment, unavailable
 
 ROOT = Path(__file__).parents[2]
@@ -39,13 +38,6 @@ def kube_bin() -> Path:
         if not (folder / name).is_file():
             unavailable(f"{folder / name} (`make kube-tools` builds it)")
     return folder
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def crd_files() -> list[Path]:
@@ -119,7 +111,7 @@ def api_server(workdir: Path) -> Iterator[ApiServer]:
     )
     token = secrets.token_hex(16)
     (workdir / "tokens.csv").write_text(f"{token},admin,admin,system:masters\n")
-    etcd_port, peer_port, api_port = _free_port(), _free_port(), _free_port()
+    etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
     log_path = workdir / "kube.log"
     log = log_path.open("ab")
     processes: list[subprocess.Popen[bytes]] = []
@@ -169,11 +161,5 @@ def api_server(workdir: Path) -> Iterator[ApiServer]:
         yield server
     finally:
         for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=20)
+            stop(process)
         log.close()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -24,6 +22,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from tests.support.processes import free_port, stop
 from tests.support.servers import DEVSTACK_BIN, S3Endpoint, environment, unavailable
 
 _HEALTH = "/_health"
@@ -35,13 +34,6 @@ def versitygw_binary() -> Path:
     if not binary.is_file():
         unavailable(f"versitygw binary (looked for {binary})")
     return binary
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _healthy(url: str) -> bool:
@@ -62,7 +54,7 @@ def notifying_versitygw(
     data.mkdir(parents=True, exist_ok=True)
     sidecar.mkdir(parents=True, exist_ok=True)
     access, secret = secrets.token_hex(10).upper(), secrets.token_hex(20)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (workdir / "versitygw.log").open("ab")
     process = subprocess.Popen(  # noqa: S603  # the dev stack's binary, fixed arguments
@@ -100,13 +92,7 @@ def notifying_versitygw(
             time.sleep(0.2)
         yield S3Endpoint(url=url, access_key=access, secret_key=secret)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
+        stop(process, timeout_s=15)
         log.close()
 
 

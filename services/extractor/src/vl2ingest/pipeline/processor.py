@@ -290,7 +290,7 @@ class Processor:
         if request.task == "prompt" and not request.prompt:
             raise InvalidRequest("task 'prompt' needs 'prompt'")
         locations = [parse_image_ref(ref, allowed_buckets=self._allowed) for ref in request.images]
-        fallbacks = self._fallbacks(request.images[0], alternate_keys)
+        fallbacks = self._fallbacks(locations[0], alternate_keys)
         if self._ahead is None:
             return await self._fetch_prepare_infer(request, locations, fallbacks)
         await self._ahead.acquire(len(locations))
@@ -299,13 +299,14 @@ class Processor:
         finally:
             await self._ahead.release(len(locations))
 
-    def _fallbacks(self, ref: ImageRef, alternate_keys: Sequence[str]) -> tuple[S3Location, ...]:
+    def _fallbacks(
+        self, first: S3Location, alternate_keys: Sequence[str]
+    ) -> tuple[S3Location, ...]:
         """Other spellings of the first image's key (S3 notifications), each validated like the
         key itself; one that is not a valid reference is never fetched."""
-        bucket = ref.uri.removeprefix("s3://").partition("/")[0]
         fallbacks: list[S3Location] = []
         for key in alternate_keys:
-            other = ImageRef(uri=f"s3://{bucket}/{key}", version_id=ref.version_id)
+            other = ImageRef(uri=f"s3://{first.bucket}/{key}", version_id=first.version_id)
             try:
                 fallbacks.append(parse_image_ref(other, allowed_buckets=self._allowed))
             except InvalidUri:
